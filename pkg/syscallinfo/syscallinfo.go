@@ -92,3 +92,5 @@ func (t Table) Count() map[Status]int {
 	}
 	return c
 }
+
+//go:generate go run visor.dev/visor/tools/gen
