@@ -46,7 +46,7 @@ func TestParseGood(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []Syscall{
-		{Nr: 0, Name: "read", Area: "file", Args: []syscallinfo.Arg{{"fd", "unsigned int"}, {"buf", "char *"}, {"count", "size_t"}}, Status: syscallinfo.Supported, Handler: "Read", Line: 2},
+		{Nr: 0, Name: "read", Area: "file", Args: []syscallinfo.Arg{{Name: "fd", Type: "unsigned int"}, {Name: "buf", Type: "char *"}, {Name: "count", Type: "size_t"}}, Status: syscallinfo.Supported, Handler: "Read", Line: 2},
 		{Nr: 39, Name: "getpid", Area: "process", Args: []syscallinfo.Arg{}, Status: syscallinfo.Partial, Handler: "Getpid", Note: "No PID namespaces yet.", Line: 8},
 		{Nr: 173, Name: "ioperm", Area: "system", Args: []syscallinfo.Arg{}, Status: syscallinfo.Unimplemented, Errno: "EPERM", Note: "Never allowed.", Line: 15},
 		{Nr: 184, Name: "tuxcall", Area: "obsolete", Args: []syscallinfo.Arg{}, Status: syscallinfo.Unimplemented, Errno: "ENOSYS", Note: "Not in Linux either.", Line: 22},
