@@ -1,0 +1,80 @@
+// Package cli owns runsc's command line: the global flags, the commands it
+// registers, and how a bad command line is reported. runsc/main.go only calls Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"github.com/google/subcommands"
+	"visor.dev/visor/pkg/syscallinfo"
+	"visor.dev/visor/runsc/cmd"
+	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/version"
+)
+
+// Run runs runsc with the command-line arguments args (without the program name)
+// and returns its exit status. A bad command line exits 2.
+func Run(args []string, stdout, stderr io.Writer) int {
+	const name = "runsc"
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	var conf config.Config
+	conf.RegisterFlags(fs)
+	showVersion := fs.Bool("version", false, "show the version and exit.")
+
+	cdr := subcommands.NewCommander(fs, name)
+	cdr.Output, cdr.Error = stdout, stderr
+	for _, f := range []string{"root", "debug", "platform", "network"} {
+		cdr.ImportantFlag(f) // shown by `runsc help`; `runsc flags` shows all
+	}
+	help := cmd.NewHelp(cdr, stdout, stderr)
+	help.Register(&cmd.Syscalls{Stdout: stdout, Stderr: stderr, Table: syscallinfo.AMD64()})
+	cdr.Register(help, "")
+	cdr.Register(cdr.FlagsCommand(), "")
+	cdr.Register(cdr.CommandsCommand(), "")
+	cdr.Register(&cmd.Compat{Stdout: stdout, Stderr: stderr, Table: syscallinfo.AMD64()}, "")
+
+	// The flag package reports a bad flag with the whole usage after it; runsc says
+	// what is wrong in one line instead, so silence it while parsing.
+	usage := fs.Usage
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	err := fs.Parse(args)
+	fs.SetOutput(stdout) // `runsc flags` prints the defaults here
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		cdr.Explain(stdout)
+		return int(subcommands.ExitSuccess)
+	case err != nil:
+		fmt.Fprintf(stderr, "%s: %v (see \"%s flags\")\n", name, err, name)
+		return int(subcommands.ExitUsageError)
+	}
+
+	if *showVersion {
+		fmt.Fprintf(stdout, "%s version %s\nspec: %s\n", name, version.Version(), version.Spec)
+		return int(subcommands.ExitSuccess)
+	}
+	if err := conf.Validate(); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return int(subcommands.ExitUsageError)
+	}
+	if fs.NArg() > 0 && !hasCommand(cdr, fs.Arg(0)) {
+		fmt.Fprintf(stderr, "%s: unknown command %q (see \"%s help\")\n", name, fs.Arg(0), name)
+		return int(subcommands.ExitUsageError)
+	}
+	// With no command, the commander prints the usage and returns ExitUsageError.
+	return int(cdr.Execute(context.Background(), &conf))
+}
+
+// hasCommand reports whether cdr has a command called name.
+func hasCommand(cdr *subcommands.Commander, name string) bool {
+	found := false
+	cdr.VisitCommands(func(_ *subcommands.CommandGroup, c subcommands.Command) {
+		found = found || c.Name() == name
+	})
+	return found
+}
