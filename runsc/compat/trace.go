@@ -213,8 +213,8 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) error {
 	}
 
 	// Either a signal-delivery stop, where the signal is delivered only if we pass it
-	// on, or a group-stop, where passing it on would queue it again. Only the former
-	// has siginfo.
+	// on, or a group-stop, which has no signal left to deliver. Only the former has
+	// siginfo.
 	if err := getSiginfo(tid); err != nil {
 		switch {
 		case errors.Is(err, unix.EINVAL):
