@@ -206,9 +206,19 @@ func (t *tracer) stopped(tid int, ws unix.WaitStatus) error {
 	case sig == unix.SIGTRAP|0x80: // syscall-enter or syscall-exit stop
 		return t.syscallStop(tid)
 
+	case sig == unix.SIGTRAP && ws.TrapCause() == unix.PTRACE_EVENT_EXEC:
+		// A thread other than the leader that execs takes over the leader's id, and
+		// its own id vanishes without an exit report. Forget it, or a new thread that
+		// reuses the id would have its attach SIGSTOP delivered.
+		former, err := unix.PtraceGetEventMsg(tid) // fails only if tid was killed
+		if err == nil && int(former) != tid {
+			delete(t.seen, int(former))
+		}
+		return resume(tid, 0)
+
 	case sig == unix.SIGTRAP && ws.TrapCause() != 0:
-		// PTRACE_EVENT_{FORK,VFORK,CLONE,EXEC}. The new thread or process is
-		// attached already and reports its own first stop; nothing to do here.
+		// PTRACE_EVENT_{FORK,VFORK,CLONE}. The new thread or process is attached
+		// already and reports its own first stop; nothing to do here.
 		return resume(tid, 0)
 	}
 

@@ -25,7 +25,7 @@ const (
 )
 
 func init() {
-	if os.Getenv(childEnv) == "thread" {
+	if mode := os.Getenv(childEnv); mode == "thread" || mode == "thread-exec" {
 		// Keep the main goroutine on the main thread, so that any other goroutine
 		// runs on another thread. Only init can make that promise.
 		runtime.LockOSThread()
@@ -78,6 +78,18 @@ func runChild(mode string) error {
 			}
 			var si unix.Sysinfo_t
 			done <- unix.Sysinfo(&si)
+		}()
+		return <-done
+	case "thread-exec":
+		// Exec from a thread that is not the leader, which takes over the leader's id.
+		done := make(chan error)
+		go func() {
+			runtime.LockOSThread()
+			if unix.Gettid() == unix.Getpid() {
+				done <- errors.New("goroutine runs on the main thread")
+				return
+			}
+			done <- unix.Exec("/bin/true", []string{"true"}, os.Environ())
 		}()
 		return <-done
 	case "probes":
@@ -170,6 +182,19 @@ func TestTraceFollowsThreads(t *testing.T) {
 	}
 	if res.Counts[amd64(threadMarker)] != 1 {
 		t.Errorf("second thread's sysinfo counted %d times, want 1", res.Counts[amd64(threadMarker)])
+	}
+}
+
+func TestTraceExecFromThread(t *testing.T) {
+	res := traceChild(t, "thread-exec")
+	if res.Status != 0 {
+		t.Errorf("status %#x, want exit 0 from /bin/true", uint32(res.Status))
+	}
+	if n := res.Counts[amd64(unix.SYS_EXECVE)]; n != 2 {
+		t.Errorf("execve counted %d times, want 2", n)
+	}
+	if n := res.Counts[amd64(unix.SYS_EXIT_GROUP)]; n != 1 {
+		t.Errorf("exit_group counted %d times, want 1 (from /bin/true)", n)
 	}
 }
 
