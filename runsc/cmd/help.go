@@ -57,7 +57,7 @@ func (h *Help) Execute(ctx context.Context, f *flag.FlagSet, args ...any) subcom
 	}
 	status := h.cdr.HelpCommand().Execute(ctx, f, args...)
 	if f.NArg() == 0 && len(h.topics) > 0 {
-		fmt.Fprintf(h.stdout, "Help topics (use \"%s help <topic>\"):\n", h.cdr.Name())
+		fmt.Fprintf(h.stdout, "\nHelp topics (use \"%s help <topic>\"):\n", h.cdr.Name())
 		for _, topic := range h.topics {
 			fmt.Fprintf(h.stdout, "\t%-15s  %s\n", topic.Name(), topic.Synopsis())
 		}
