@@ -21,7 +21,8 @@
 //	go run ./test/runner --build                  # every test/syscalls/linux/*_test.cc
 //	go run ./test/runner --build pipe mmap_test   # just these
 //
-// --gtest_filter (or its alias --filter) selects cases. Bazel's sharding
+// --gtest_filter (or its alias --filter, or Bazel's --test_filter, which
+// arrives as TESTBRIDGE_TEST_ONLY) selects cases. Bazel's sharding
 // variables (TEST_TOTAL_SHARDS, TEST_SHARD_INDEX, TEST_SHARD_STATUS_FILE) are
 // translated into googletest's own.
 package main
@@ -61,8 +62,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jobs     = fs.Int("jobs", runtime.NumCPU(), "with --build: how many compilers run at once")
 	)
 	fs.StringVar(filter, "filter", "", "alias of --gtest_filter")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	// Flags may follow test binaries: Bazel appends --test_arg values after
+	// the binary that syscall_test names.
+	var positional []string
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			return 2
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		positional = append(positional, fs.Arg(0))
+		rest = fs.Args()[1:]
+	}
+	if *filter == "" {
+		// What `bazel test --test_filter=...` sets.
+		*filter = os.Getenv("TESTBRIDGE_TEST_ONLY")
 	}
 
 	l, err := newLauncher(*mode, *runsc, *platform)
@@ -79,7 +94,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	defer stop()
 
 	var tally tally
-	binaries := fs.Args()
+	binaries := positional
 	if *build {
 		b, err := newBuilder(*root, *cacheDir, *jobs, *verbose, stderr)
 		if err != nil {
@@ -87,7 +102,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 2
 		}
 		var failed []string
-		binaries, failed, err = b.build(ctx, fs.Args())
+		binaries, failed, err = b.build(ctx, positional)
 		if err != nil {
 			fmt.Fprintf(stderr, "runner: %v\n", err)
 			return 2
