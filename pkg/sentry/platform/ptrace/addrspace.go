@@ -1,0 +1,405 @@
+package ptrace
+
+import (
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+
+	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/platform"
+)
+
+// errReleased is returned when an address space is used after Release.
+var errReleased = errors.New("ptrace: address space released")
+
+// AddressSpace is an application address space: one stub process.
+//
+// The stub's first thread (the master) is a child of, and traced by, a goroutine
+// locked to its OS thread for the address space's life (serve). MapFile and Unmap
+// run there as injected mmap/munmap; so does the clone of each further stub thread,
+// which is then handed to the OS thread of the Context that needs it (newThread).
+//
+// Lock order: Context.mu, then AddressSpace.mu, then AddressSpace.mapsMu.
+type AddressSpace struct {
+	p *Platform
+
+	// reqs carries functions to run on the master's tracer (serve). Closed by
+	// Release, under mu.
+	reqs chan func()
+	// served is closed when serve has killed and reaped the stub.
+	served chan struct{}
+
+	// master is the stub's first thread (tid == tgid); only serve touches it.
+	master thread
+	// initRegs are the master's registers at exec: valid segment selectors etc.
+	// for running stub code. Set before NewAddressSpace returns; read-only after.
+	initRegs linux.PtraceRegs
+
+	// releasedFlag mirrors released for Switch's fast path.
+	releasedFlag atomic.Bool
+
+	// mu guards released, threads and the closing of reqs (do holds it for
+	// reading while it sends).
+	mu       sync.RWMutex
+	released bool
+	// threads are the stub threads handed out to contexts and not yet exited.
+	// Whoever removes a thread from this set must reap it.
+	threads map[*thread]struct{}
+
+	mapsMu sync.Mutex
+	maps   mappings
+}
+
+var _ platform.AddressSpace = (*AddressSpace)(nil)
+
+// NewAddressSpace implements platform.Platform.NewAddressSpace: it starts a stub
+// process and empties its address space.
+func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
+	as := &AddressSpace{
+		p:       p,
+		reqs:    make(chan func()),
+		served:  make(chan struct{}),
+		threads: make(map[*thread]struct{}),
+	}
+	started := make(chan error, 1)
+	go as.serve(started)
+	if err := <-started; err != nil {
+		<-as.served
+		return nil, err
+	}
+	p.remember(as)
+	return as, nil
+}
+
+// StubPID returns the host PID of the stub process, for diagnostics.
+func (as *AddressSpace) StubPID() int { return int(as.master.tgid) }
+
+// serve starts the stub and runs requests on the master's tracer until Release.
+func (as *AddressSpace) serve(started chan<- error) {
+	// Never unlocked: this OS thread is the stub's parent and tracer, and when it
+	// exits (this goroutine returns while locked), PR_SET_PDEATHSIG and
+	// PTRACE_O_EXITKILL kill the stub. That is also what happens if the Sentry dies.
+	runtime.LockOSThread()
+	defer close(as.served)
+
+	if err := as.start(); err != nil {
+		if as.master.tgid != 0 {
+			unix.Kill(int(as.master.tgid), unix.SIGKILL)
+			as.master.waitExit()
+		}
+		started <- err
+		return
+	}
+	started <- nil
+	for f := range as.reqs {
+		f()
+	}
+	as.shutdown()
+}
+
+// start forks and execs the stub and sets up its address space.
+//
+// Precondition: called on serve's locked OS thread.
+func (as *AddressSpace) start() error {
+	// The stub gets no stdio; fd 3 is the memory file, fd 4 its own executable,
+	// which exec finds through /proc (the path resolves in the child, after the
+	// fds were arranged). Setsid keeps terminal signals away from it.
+	none := ^uintptr(0)
+	attr := &syscall.ProcAttr{
+		Env:   []string{},
+		Files: []uintptr{none, none, none, as.p.memFile.Fd(), uintptr(as.p.stubFD)},
+		Sys: &syscall.SysProcAttr{
+			Ptrace:    true,
+			Pdeathsig: syscall.SIGKILL,
+			Setsid:    true,
+		},
+	}
+	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", stubSelfFD), []string{"visor-stub"}, attr)
+	if err != nil {
+		return fmt.Errorf("starting the ptrace stub: %w", err)
+	}
+	as.master = thread{tgid: int32(pid), tid: int32(pid), tracer: int32(unix.Gettid()), cpu: -1}
+
+	// PTRACE_TRACEME + exec: the stub stops with SIGTRAP before its first
+	// instruction.
+	st, err := as.master.wait()
+	if err != nil {
+		return fmt.Errorf("waiting for the ptrace stub: %w", err)
+	}
+	if !st.stopped() || st.stopSig() != int(unix.SIGTRAP) {
+		return fmt.Errorf("ptrace stub %d %v, want a SIGTRAP stop at exec", pid, st)
+	}
+	if err := ptraceRaw(unix.PTRACE_SETOPTIONS, as.master.tid, 0, ptraceOptions); err != nil {
+		return fmt.Errorf("PTRACE_SETOPTIONS on stub %d: %w", pid, err)
+	}
+	if err := getRegs(as.master.tid, &as.initRegs); err != nil {
+		return fmt.Errorf("PTRACE_GETREGS on stub %d: %w", pid, err)
+	}
+
+	// Map the stub page at stubAddr, running from the exec-time copy.
+	m := &as.master
+	r, err := m.syscall(&as.initRegs, stubLoadAddr+offSyscall, stubLoadAddr+offSyscall+3,
+		unix.SYS_MMAP, stubAddr, pageSize, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED, stubSelfFD, 0)
+	if err != nil {
+		return fmt.Errorf("mapping the stub page: %w", err)
+	}
+	if r != stubAddr {
+		return fmt.Errorf("mapping the stub page: got %#x, want %#x", r, uintptr(stubAddr))
+	}
+	// From now on run from stubAddr. Unmap everything else below the top of the
+	// user address space (stubAddr+pageSize == hostTaskSize): the ELF's first copy,
+	// the stack, the vDSO and vvar. The vsyscall page is above TASK_SIZE and can't
+	// be unmapped; it is outside [MinUserAddress, MaxUserAddress) anyway.
+	steps := []struct {
+		what string
+		nr   uintptr
+		args []uintptr
+	}{
+		{"unmapping the stub's initial mappings", unix.SYS_MUNMAP, []uintptr{0, stubAddr}},
+		// Drop fd 4 and any non-close-on-exec fd the Sentry leaked.
+		{"closing stub fds", closeRangeSyscall, []uintptr{stubSelfFD, ^uintptr(0) >> 32, 0}},
+		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
+		{"installing the stub's seccomp filter", unix.SYS_SECCOMP, []uintptr{seccompSetModeFilt, 0, stubFprogAddr}},
+	}
+	for _, s := range steps {
+		if _, err := m.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, s.nr, s.args...); err != nil {
+			return fmt.Errorf("%s: %w", s.what, err)
+		}
+	}
+	return nil
+}
+
+// shutdown kills the stub process and reaps all of its threads.
+//
+// Precondition: called on serve's locked OS thread after Release.
+func (as *AddressSpace) shutdown() {
+	as.mu.Lock()
+	threads := as.threads
+	as.threads = nil
+	for t := range threads {
+		t.dead = true
+	}
+	as.mu.Unlock()
+
+	unix.Kill(int(as.master.tgid), unix.SIGKILL)
+	// Other threads first: the kernel holds back the leader's exit status until
+	// the rest of the group is reaped. Any thread of the Sentry may reap a tracee.
+	for t := range threads {
+		t.waitExit()
+	}
+	as.master.waitExit()
+}
+
+// do runs f on the master's tracer and waits for it. It returns false if the address
+// space was released.
+func (as *AddressSpace) do(f func()) bool {
+	done := make(chan struct{})
+	as.mu.RLock()
+	if as.released {
+		as.mu.RUnlock()
+		return false
+	}
+	as.reqs <- func() { f(); close(done) }
+	as.mu.RUnlock()
+	<-done
+	return true
+}
+
+// masterSyscall injects a syscall into the master.
+func (as *AddressSpace) masterSyscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	var (
+		r   uintptr
+		err error
+	)
+	if !as.do(func() { r, err = as.master.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, nr, args...) }) {
+		return 0, errReleased
+	}
+	return r, err
+}
+
+// checkRange validates a page-aligned application range.
+func (as *AddressSpace) checkRange(addr uintptr, length uint64) error {
+	if addr%pageSize != 0 || length%pageSize != 0 || length == 0 ||
+		addr < minUserAddress || uint64(addr)+length > stubAddr || uint64(addr)+length < uint64(addr) {
+		return fmt.Errorf("ptrace: bad application range [%#x, %#x): %w", addr, uint64(addr)+length, unix.EINVAL)
+	}
+	return nil
+}
+
+// MapFile implements platform.AddressSpace.MapFile as an injected
+// mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memfd, offset).
+func (as *AddressSpace) MapFile(addr uintptr, offset, length uint64, at platform.AccessType) error {
+	if err := as.checkRange(addr, length); err != nil {
+		return err
+	}
+	if offset%pageSize != 0 {
+		return fmt.Errorf("ptrace: unaligned memory file offset %#x: %w", offset, unix.EINVAL)
+	}
+	r, err := as.masterSyscall(unix.SYS_MMAP, addr, uintptr(length), uintptr(at.Prot()),
+		unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, uintptr(offset))
+	if err == nil && r != addr {
+		err = fmt.Errorf("ptrace: mmap at %#x returned %#x", addr, r)
+	}
+	if err != nil {
+		// The old mapping may or may not be gone; forget it so a fault there is
+		// not misclassified.
+		as.mapsMu.Lock()
+		as.maps.remove(addr, addr+uintptr(length))
+		as.mapsMu.Unlock()
+		return err
+	}
+	as.mapsMu.Lock()
+	as.maps.set(addr, addr+uintptr(length), at)
+	as.mapsMu.Unlock()
+	return nil
+}
+
+// Unmap implements platform.AddressSpace.Unmap as an injected munmap. Ranges outside
+// [MinUserAddress, MaxUserAddress) are clipped so the stub page can't be removed.
+func (as *AddressSpace) Unmap(addr uintptr, length uint64) {
+	start, end := uint64(addr), uint64(addr)+length
+	if end < start || end > stubAddr {
+		end = stubAddr
+	}
+	if start < minUserAddress {
+		start = minUserAddress
+	}
+	start &^= pageSize - 1
+	end = (end + pageSize - 1) &^ (pageSize - 1)
+	if start >= end {
+		return
+	}
+	as.mapsMu.Lock()
+	as.maps.remove(uintptr(start), uintptr(end))
+	as.mapsMu.Unlock()
+	if _, err := as.masterSyscall(unix.SYS_MUNMAP, uintptr(start), uintptr(end-start)); err != nil && err != errReleased {
+		// munmap of a valid range can't fail; if it did, the stub is broken
+		// and the address space must not be trusted.
+		panic(fmt.Sprintf("ptrace: munmap [%#x, %#x) in stub %d: %v", start, end, as.master.tgid, err))
+	}
+}
+
+// Release implements platform.AddressSpace.Release: it kills the stub process and
+// reaps it. Stub threads that contexts still hold become dead; contexts drop them.
+func (as *AddressSpace) Release() {
+	as.mu.Lock()
+	if as.released {
+		as.mu.Unlock()
+		return
+	}
+	as.released = true
+	as.releasedFlag.Store(true)
+	close(as.reqs)
+	as.mu.Unlock()
+	<-as.served
+	as.p.forget(as)
+}
+
+// newThread makes a stub thread traced by the calling OS thread (tracer): the master
+// clones it into the pause loop, untraced; the caller seizes it and interrupts it
+// into a ptrace-stop. PTRACE_SEIZE + PTRACE_INTERRUPT (rather than PTRACE_ATTACH
+// and SIGSTOP) keep job-control stops out of the picture: a SIGSTOP would stop the
+// whole stub thread group.
+//
+// Precondition: the caller is locked to its OS thread, whose TID is tracer.
+func (as *AddressSpace) newThread(tracer int32) (*thread, error) {
+	var (
+		tid uintptr
+		err error
+	)
+	if !as.do(func() {
+		tid, err = as.master.syscall(&as.initRegs, stubCloneAddr, stubCloneEnd, unix.SYS_CLONE, stubThreadClone, 0, 0, 0, 0)
+	}) {
+		return nil, errReleased
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ptrace: cloning a stub thread: %w", err)
+	}
+	t := &thread{tgid: as.master.tgid, tid: int32(tid), tracer: tracer, cpu: -1}
+	if err := ptraceRaw(unix.PTRACE_SEIZE, t.tid, 0, ptraceOptions); err != nil {
+		// The thread parks in pause(2) untraced; it dies with the process.
+		return nil, fmt.Errorf("ptrace: PTRACE_SEIZE of stub thread %d: %w", t.tid, err)
+	}
+	if err := ptraceRaw(unix.PTRACE_INTERRUPT, t.tid, 0, 0); err != nil {
+		return nil, fmt.Errorf("ptrace: PTRACE_INTERRUPT of stub thread %d: %w", t.tid, err)
+	}
+	for {
+		st, err := t.wait()
+		if err != nil {
+			return nil, fmt.Errorf("ptrace: waiting for stub thread %d: %w", t.tid, err)
+		}
+		if !st.stopped() {
+			return nil, fmt.Errorf("ptrace: new stub thread %d %v", t.tid, st)
+		}
+		if st.event() == ptraceEventStop {
+			break
+		}
+		// A signal got there first; suppress it and wait for the interrupt.
+		if err := t.resume(unix.PTRACE_CONT); err != nil {
+			return nil, fmt.Errorf("ptrace: PTRACE_CONT of stub thread %d: %w", t.tid, err)
+		}
+	}
+	as.mu.Lock()
+	if as.released {
+		as.mu.Unlock()
+		// shutdown didn't see it; it is ours to reap once the kill lands.
+		t.waitExit()
+		return nil, errReleased
+	}
+	as.threads[t] = struct{}{}
+	as.mu.Unlock()
+	return t, nil
+}
+
+// dropThread removes t from the address space, and reports whether the caller now
+// owns reaping it (false: it is dead already, or Release is reaping it).
+func (as *AddressSpace) dropThread(t *thread) bool {
+	as.mu.Lock()
+	defer as.mu.Unlock()
+	if t.dead {
+		return false
+	}
+	t.dead = true
+	if _, ok := as.threads[t]; !ok {
+		return false
+	}
+	delete(as.threads, t)
+	return true
+}
+
+// faultAccess works out the access that caused a fault of signal si at regs.
+//
+// ptrace can't read the page-fault error code (the kernel only exposes it in the
+// sigcontext of a signal frame, and the stub never takes one), so it is recovered
+// from what the platform knows:
+//   - the fault address within the 16 bytes at rip, on a page not mapped
+//     executable: an instruction fetch, Execute;
+//   - SEGV_ACCERR on a page this address space mapped readable but not writable:
+//     Write (x86 has no write-only pages, so a read there can't fault);
+//   - everything else, notably SEGV_MAPERR (nothing mapped): Read.
+//
+// A write to an unmapped page is thus first reported as a Read. The Sentry maps the
+// page for reading (and writing, if nothing prevents it); if it maps it read-only
+// the retry faults with SEGV_ACCERR and is reported as a Write. So every fault is
+// resolved, at worst with one extra round.
+func (as *AddressSpace) faultAccess(si *linux.SignalInfo, regs *linux.PtraceRegs) platform.AccessType {
+	addr := si.Addr()
+	as.mapsMu.Lock()
+	at, mapped := as.maps.lookup(uintptr(addr))
+	as.mapsMu.Unlock()
+	if addr >= regs.Rip && addr < regs.Rip+16 && !(mapped && at.Execute) {
+		return platform.AccessType{Execute: true}
+	}
+	if si.Signo == int32(unix.SIGSEGV) && si.Code == segvAccErr && mapped && at.Read && !at.Write {
+		return platform.AccessType{Write: true}
+	}
+	return platform.AccessType{Read: true}
+}
+
+// SEGV_ACCERR: the page is mapped but the access isn't allowed.
+const segvAccErr = 2
