@@ -2,6 +2,10 @@ package lisafs
 
 import "visor.dev/visor/pkg/abi/linux"
 
+// maxWireName bounds a name on the wire. It is well over NAME_MAX so that a long
+// name is an ENAMETOOLONG from CheckName, not a broken connection.
+const maxWireName = linux.PATH_MAX
+
 // Payloads, one type per distinct layout. Messages that share a layout share a type
 // (fdMsg for "just an FD ID", emptyMsg for "nothing").
 
@@ -70,10 +74,10 @@ func (m *walkReq) marshal(e *encoder) {
 
 func (m *walkReq) unmarshal(d *decoder) {
 	m.Dir = d.fd()
-	n := d.count(MaxWalkComponents, 4+1)
+	n := d.count(MaxWalkComponents, 4)
 	m.Names = make([]string, n)
 	for i := range m.Names {
-		m.Names[i] = d.str(linux.NAME_MAX)
+		m.Names[i] = d.str(maxWireName)
 	}
 }
 
@@ -152,7 +156,7 @@ func (m *createReq) marshal(e *encoder) {
 
 func (m *createReq) unmarshal(d *decoder) {
 	m.Dir = d.fd()
-	m.Name = d.str(linux.NAME_MAX)
+	m.Name = d.str(maxWireName)
 	m.Mode = d.u32()
 	m.UID = d.u32()
 	m.GID = d.u32()
@@ -206,7 +210,7 @@ func (m *symlinkReq) marshal(e *encoder) {
 
 func (m *symlinkReq) unmarshal(d *decoder) {
 	m.Dir = d.fd()
-	m.Name = d.str(linux.NAME_MAX)
+	m.Name = d.str(maxWireName)
 	m.Target = d.str(linux.PATH_MAX)
 	m.UID = d.u32()
 	m.GID = d.u32()
@@ -226,7 +230,7 @@ func (m *linkReq) marshal(e *encoder) {
 
 func (m *linkReq) unmarshal(d *decoder) {
 	m.Dir = d.fd()
-	m.Name = d.str(linux.NAME_MAX)
+	m.Name = d.str(maxWireName)
 	m.Target = d.fd()
 }
 
@@ -244,7 +248,7 @@ func (m *unlinkAtReq) marshal(e *encoder) {
 
 func (m *unlinkAtReq) unmarshal(d *decoder) {
 	m.Dir = d.fd()
-	m.Name = d.str(linux.NAME_MAX)
+	m.Name = d.str(maxWireName)
 	m.Flags = d.u32()
 }
 
@@ -266,9 +270,9 @@ func (m *renameAtReq) marshal(e *encoder) {
 
 func (m *renameAtReq) unmarshal(d *decoder) {
 	m.OldDir = d.fd()
-	m.OldName = d.str(linux.NAME_MAX)
+	m.OldName = d.str(maxWireName)
 	m.NewDir = d.fd()
-	m.NewName = d.str(linux.NAME_MAX)
+	m.NewName = d.str(maxWireName)
 	m.Flags = d.u32()
 }
 
@@ -324,7 +328,7 @@ func (m *getdentsResp) unmarshal(d *decoder) {
 		de.Ino = d.u64()
 		de.Off = d.i64()
 		de.Type = d.u8()
-		de.Name = d.str(linux.NAME_MAX)
+		de.Name = d.str(maxWireName)
 	}
 }
 
