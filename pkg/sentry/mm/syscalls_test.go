@@ -42,7 +42,11 @@ func TestMMapErrors(t *testing.T) {
 		{"fixed beyond the address space", fixed(anon(2*pageSize), testMaxAddr-pageSize), linux.ENOMEM},
 		{"fixed below the minimum address", fixed(anon(pageSize), 0), linux.EPERM},
 		{"length overflows", anon(^uint64(0)), linux.ENOMEM},
-		{"offset overflows", func() memmap.MMapOpts { o := fileOf(nil, 2*pageSize); o.Offset = ^uint64(0) &^ (pageSize - 1); return o }(), linux.EOVERFLOW},
+		{"offset overflows", func() memmap.MMapOpts {
+			o := fileOf(nil, 2*pageSize)
+			o.Offset = ^uint64(0) &^ (pageSize - 1)
+			return o
+		}(), linux.EOVERFLOW},
 		{"writable shared file", memmap.MMapOpts{Length: pageSize, Perms: platform.Read, MaxPerms: platform.ReadWrite, Mappable: bytes.NewReader(nil)}, linux.ENODEV},
 		{"no room", anon(1 << 47), linux.ENOMEM},
 	} {
