@@ -86,7 +86,7 @@ func mount(c *connection, _ *emptyMsg) (message, int, error) {
 func channel(c *connection, _ *emptyMsg) (message, int, error) {
 	ours, theirs, err := SocketPair()
 	if err != nil {
-		return nil, -1, linux.ENFILE
+		return nil, -1, err
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -140,7 +140,7 @@ func (c *connection) serveChannel(s *sock) {
 	defer c.wg.Done()
 	for {
 		if err := c.serveOne(s); err != nil {
-			if !errors.Is(err, io.EOF) {
+			if !hungUp(err) {
 				c.fail(err)
 			}
 			break
@@ -150,6 +150,11 @@ func (c *connection) serveChannel(s *sock) {
 	delete(c.channels, s.fd)
 	c.mu.Unlock()
 	unix.Close(s.fd)
+}
+
+// hungUp reports whether err only says the client went away.
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, unix.EPIPE) || errors.Is(err, unix.ECONNRESET)
 }
 
 // fail records a protocol error and hangs up every channel; their goroutines then

@@ -125,19 +125,20 @@ func TestWalkStat(t *testing.T) {
 		names      []string
 		wantStatus lisafs.WalkStatus
 		wantPaths  []string
+		wantErr    error
 	}{
-		{[]string{"a"}, lisafs.WalkSuccess, []string{"a"}},
-		{[]string{"a", "b", "c"}, lisafs.WalkSuccess, []string{"a", "a/b", "a/b/c"}},
-		{[]string{"a", "l"}, lisafs.WalkSuccess, []string{"a", "a/l"}},
-		{[]string{"a", "missing", "c"}, lisafs.WalkComponentMissing, []string{"a"}},
-		{[]string{"missing"}, lisafs.WalkComponentMissing, nil},
-		{[]string{"a", "b", "c", "missing"}, lisafs.WalkComponentMissing, nil}, // c is a file: ENOTDIR below
-		{[]string{"a", "l", "x"}, lisafs.WalkComponentSymlink, []string{"a", "a/l"}},
+		{names: []string{"a"}, wantPaths: []string{"a"}},
+		{names: []string{"a", "b", "c"}, wantPaths: []string{"a", "a/b", "a/b/c"}},
+		{names: []string{"a", "l"}, wantPaths: []string{"a", "a/l"}},
+		{names: []string{"a", "missing", "c"}, wantStatus: lisafs.WalkComponentMissing, wantPaths: []string{"a"}},
+		{names: []string{"missing"}, wantStatus: lisafs.WalkComponentMissing},
+		{names: []string{"a", "l", "x"}, wantStatus: lisafs.WalkComponentSymlink, wantPaths: []string{"a", "a/l"}},
+		{names: []string{"a", "b", "c", "x"}, wantErr: linux.ENOTDIR},
 	}
 	for _, tc := range tests {
 		status, inodes, err := s.Walk(s.root, tc.names)
-		if tc.names[len(tc.names)-1] == "missing" && len(tc.names) == 4 {
-			wantErr(t, "walk through a file", err, linux.ENOTDIR)
+		if tc.wantErr != nil {
+			wantErr(t, fmt.Sprintf("Walk(%q)", tc.names), err, tc.wantErr)
 			continue
 		}
 		if err != nil {

@@ -16,7 +16,16 @@ func (g *Gofer) Mount() (lisafs.ControlFD, linux.Statx, error) {
 	if err != nil {
 		return nil, linux.Statx{}, err
 	}
-	return g.newNode(fd)
+	return g.controlFD(g.newNode(fd))
+}
+
+// controlFD converts newNode's results without turning a nil *node into a non-nil
+// interface.
+func (g *Gofer) controlFD(n *node, st linux.Statx, err error) (lisafs.ControlFD, linux.Statx, error) {
+	if err != nil {
+		return nil, linux.Statx{}, err
+	}
+	return n, st, nil
 }
 
 // node is one file of the served tree: lisafs's control FD.
@@ -145,7 +154,7 @@ func (n *node) Walk(name string) (lisafs.ControlFD, linux.Statx, error) {
 	if err := n.dir(); err != nil {
 		return nil, linux.Statx{}, err
 	}
-	return n.g.walkAt(n.fd, name)
+	return n.g.controlFD(n.g.walkAt(n.fd, name))
 }
 
 // Open flags the client may ask for. Anything else (O_CREAT, O_PATH, O_TMPFILE, ...)
@@ -381,11 +390,7 @@ func (n *node) Link(name string, target lisafs.ControlFD) (lisafs.ControlFD, lin
 	if err := unix.Linkat(n.g.procSelfFD, strconv.Itoa(t.fd), n.fd, name, unix.AT_SYMLINK_FOLLOW); err != nil {
 		return nil, linux.Statx{}, err
 	}
-	child, st, err := n.g.walkAt(n.fd, name)
-	if err != nil {
-		return nil, linux.Statx{}, err
-	}
-	return child, st, nil
+	return n.g.controlFD(n.g.walkAt(n.fd, name))
 }
 
 // UnlinkAt implements lisafs.ControlFD.UnlinkAt.

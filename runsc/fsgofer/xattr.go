@@ -14,12 +14,17 @@ import (
 // set by a root Gofer would take effect on the host, for whoever later uses the file
 // there; and Linux itself allows user.* on nothing else.
 
+// checkXattrName admits user.* names only.
+func checkXattrName(name string) error {
+	if !strings.HasPrefix(name, linux.XATTR_USER_PREFIX) || len(name) == len(linux.XATTR_USER_PREFIX) {
+		return linux.EOPNOTSUPP
+	}
+	return nil
+}
+
 // xattrFD opens the node for an xattr call: the *xattr family has no *at form that
 // takes an O_PATH descriptor.
-func (n *node) xattrFD(name string) (int, error) {
-	if name != "" && (!strings.HasPrefix(name, linux.XATTR_USER_PREFIX) || len(name) == len(linux.XATTR_USER_PREFIX)) {
-		return -1, linux.EOPNOTSUPP
-	}
+func (n *node) xattrFD() (int, error) {
 	switch n.ftype {
 	case linux.S_IFREG:
 		return n.g.reopen(n.fd, unix.O_RDONLY|unix.O_NONBLOCK)
@@ -32,7 +37,10 @@ func (n *node) xattrFD(name string) (int, error) {
 
 // GetXattr implements lisafs.ControlFD.GetXattr.
 func (n *node) GetXattr(name string) ([]byte, error) {
-	fd, err := n.xattrFD(name)
+	if err := checkXattrName(name); err != nil {
+		return nil, err
+	}
+	fd, err := n.xattrFD()
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +61,10 @@ func (n *node) SetXattr(name string, value []byte, flags uint32) error {
 	if flags&^(linux.XATTR_CREATE|linux.XATTR_REPLACE) != 0 {
 		return linux.EINVAL
 	}
-	fd, err := n.xattrFD(name)
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
+	fd, err := n.xattrFD()
 	if err != nil {
 		return err
 	}
@@ -63,7 +74,7 @@ func (n *node) SetXattr(name string, value []byte, flags uint32) error {
 
 // ListXattr implements lisafs.ControlFD.ListXattr: the user.* names only.
 func (n *node) ListXattr() ([]string, error) {
-	fd, err := n.xattrFD("")
+	fd, err := n.xattrFD()
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +98,10 @@ func (n *node) RemoveXattr(name string) error {
 	if err := n.writable(); err != nil {
 		return err
 	}
-	fd, err := n.xattrFD(name)
+	if err := checkXattrName(name); err != nil {
+		return err
+	}
+	fd, err := n.xattrFD()
 	if err != nil {
 		return err
 	}
