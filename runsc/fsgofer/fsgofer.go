@@ -44,7 +44,7 @@ type Gofer struct {
 	// mu is held for reading by each Serve and for writing by Close, so root and
 	// procSelfFD outlive every connection: a closed and reused descriptor number
 	// under procSelfFD would re-open files from some other directory. Lock order:
-	// leaf.
+	// Gofer.mu (held across Serve), then lisafs's connection locks and dirFD.mu.
 	mu     sync.RWMutex
 	closed bool // guarded by mu
 }

@@ -33,7 +33,7 @@ type dirFD struct {
 	fd int
 
 	// mu serializes reads of the directory: they move its one position. Lock
-	// order: leaf.
+	// order: after Gofer.mu; nothing is locked under it.
 	mu sync.Mutex
 	// off is the position of fd: the Off of the last entry returned, or what the
 	// last seek set.
