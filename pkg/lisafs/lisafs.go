@@ -31,7 +31,7 @@
 // # FD IDs
 //
 // The client names server-side objects by FD IDs (FDID): a control FD is a file in
-// the served tree (the server holds an O_PATH descriptor for it); an open FD is a file
+// the served tree (fsgofer holds an O_PATH descriptor of it); an open FD is a file
 // opened for I/O (Open, OpenCreate). Closing an FD ID (Close, batched) releases it;
 // closing the connection releases all of them.
 package lisafs
