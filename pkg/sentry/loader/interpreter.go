@@ -86,18 +86,19 @@ func parseScript(hdr []byte) ([]string, error) {
 	if nameStart < 0 || nameStart == end {
 		return nil, fmt.Errorf("#! line without an interpreter: %w", linux.ENOEXEC)
 	}
-	nameEnd := nextTerminator(buf, nameStart, end)
-	if nameEnd < 0 {
-		nameEnd = end
+	sep := nextTerminator(buf, nameStart, end)
+	if sep < 0 {
+		// The path runs to the end of the line.
+		return []string{cString(buf[nameStart:end])}, nil
 	}
-	name := cString(buf[nameStart:nameEnd])
+	name := cString(buf[nameStart:sep])
 	if name == "" {
 		return nil, fmt.Errorf("#! line without an interpreter: %w", linux.ENOEXEC)
 	}
-	if buf[nameEnd] == 0 {
+	if buf[sep] == 0 {
 		return []string{name}, nil
 	}
-	argStart := nextNonSpaceTab(buf, nameEnd, end)
+	argStart := nextNonSpaceTab(buf, sep, end)
 	if argStart < 0 {
 		return []string{name}, nil
 	}
