@@ -69,8 +69,11 @@ type Layout struct {
 	// MinAddr and MaxAddr bound application addresses: [MinAddr, MaxAddr).
 	MinAddr, MaxAddr uintptr
 	// MmapBase is where the memory manager places mappings whose address it
-	// chooses (top-down below it). PIE executables go lower, at two thirds of
-	// MaxAddr plus a random offset kept below MmapBase, as Linux's ELF_ET_DYN_BASE.
+	// chooses (top-down below it): the interpreter and the vDSO. ET_DYN
+	// executables go lower, at two thirds of MaxAddr plus a random offset kept
+	// below MmapBase, as Linux's ELF_ET_DYN_BASE (Linux 5.10+ puts an ET_DYN
+	// without interpreter, a static-pie, in the mmap area instead; Visor keeps it
+	// at ELF_ET_DYN_BASE, which leaves its heap room to grow).
 	MmapBase uintptr
 	// StackTop is the page-aligned end of the stack; the stack grows down from it.
 	StackTop uintptr
@@ -306,7 +309,7 @@ func resolve(o Opener, filename string, argv []string) (File, []string, error) {
 // 2^28 pages (mmap_rnd_bits on x86-64) that keeps the image below MmapBase, aligned
 // to the segments' largest p_align (for transparent huge pages).
 func pieBase(l *Layout, info *elfInfo, randomize bool, rnd io.Reader) (uintptr, error) {
-	base := uint64(pageDown(uint64(l.MaxAddr) / 3 * 2))
+	base := pageDown(uint64(l.MaxAddr) / 3 * 2)
 	if randomize {
 		room := uint64(1) << (28 + 12)
 		span := info.end - info.start
