@@ -82,13 +82,10 @@ func (mm *MemoryManager) forEachBlock(addr uintptr, n int, at platform.AccessTyp
 		return 0, nil
 	}
 	end := addr + uintptr(n)
-	if end < addr {
-		// The copy wraps around the address space: stop at the top.
-		end = ^uintptr(0) &^ (pageSize - 1)
-	}
 	wantEnd, ok := pageUp(end)
-	if !ok {
-		wantEnd = end
+	if end < addr || !ok {
+		// Linux's access_ok refuses a range that wraps before copying anything.
+		return 0, linux.EFAULT
 	}
 	mm.mu.RLock()
 	defer mm.mu.RUnlock()
