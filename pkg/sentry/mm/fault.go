@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 
+	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/platform"
 )
 
@@ -84,7 +85,14 @@ func (mm *MemoryManager) faultLocked(addr uintptr, at platform.AccessType, want 
 		mm.pt.set(page, newPTE(off))
 	case !ok:
 		mapped = mm.absentRunLocked(page, want.Intersect(v.AddrRange))
-		if err := mm.fillLocked(v, mapped); err != nil {
+		err := mm.fillLocked(v, mapped)
+		if errors.Is(err, linux.ENOMEM) && mapped.Length() > pageSize {
+			// The memory file may have room for the page, if not for a
+			// contiguous run: the neighbours can wait for their own faults.
+			mapped = AddrRange{page, page + pageSize}
+			err = mm.fillLocked(v, mapped)
+		}
+		if err != nil {
 			return err
 		}
 	case at.Write && p.cow():

@@ -194,3 +194,27 @@ func TestAddressSpaceMapsPresentPages(t *testing.T) {
 		t.Errorf("AddressSpace made a second address space")
 	}
 }
+
+func TestFaultInFragmentedMemory(t *testing.T) {
+	e := newTestEnvSized(t, 4*pageSize)
+	mustMMap(t, e.mm, fixed(anon(4*pageSize), base))
+	for i := uintptr(0); i < 4; i++ {
+		mustCopyOut(t, e.mm, base+i*pageSize, []byte{1})
+	}
+	// Free every other page: two free pages, not contiguous.
+	for _, i := range []uintptr{1, 3} {
+		if err := e.mm.MUnmap(base+i*pageSize, pageSize); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mustMMap(t, e.mm, fixed(anon(2*pageSize), base+16*pageSize))
+	for i := uintptr(0); i < 2; i++ {
+		if err := e.mm.HandleUserFault(base+(16+i)*pageSize, platform.ReadWrite); err != nil {
+			t.Errorf("fault of page %d with a page free: %v", i, err)
+		}
+	}
+	mustMMap(t, e.mm, fixed(anon(pageSize), base+32*pageSize))
+	if err := e.mm.HandleUserFault(base+32*pageSize, platform.ReadWrite); !errors.Is(err, linux.ENOMEM) {
+		t.Errorf("fault with the memory file full = %v, want ENOMEM", err)
+	}
+}

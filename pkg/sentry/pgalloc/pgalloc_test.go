@@ -86,6 +86,9 @@ func TestRefCountsAndRelease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Allocate: %v", err)
 	}
+	if got := f.Size(); got < fr.End || got%growChunk != 0 {
+		t.Errorf("Size = %d, want the range's end rounded up to the growth chunk", got)
+	}
 	b := f.Slice(fr)
 	for i := range b {
 		if b[i] != 0 {
