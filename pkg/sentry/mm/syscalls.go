@@ -391,7 +391,8 @@ func (mm *MemoryManager) BrkSetup(start uintptr) {
 func (mm *MemoryManager) Brk(addr uintptr) uintptr {
 	mm.mu.Lock()
 	defer mm.mu.Unlock()
-	if addr < mm.brkStart || mm.released {
+	if addr < mm.brkStart || mm.brkStart < mm.layout.MinAddr || mm.released {
+		// Below the heap, or no heap: BrkSetup was never called.
 		return mm.brk
 	}
 	oldEnd, _ := pageUp(mm.brk)

@@ -505,6 +505,9 @@ func TestMRemap(t *testing.T) {
 
 func TestBrk(t *testing.T) {
 	e := newTestEnv(t)
+	if got := e.mm.Brk(0x601000); got != 0 {
+		t.Errorf("Brk before BrkSetup = %#x, want 0 (no heap)", got)
+	}
 	const start = 0x601000
 	e.mm.BrkSetup(start - 100) // rounded up to the page
 	if got := e.mm.Brk(0); got != start {
