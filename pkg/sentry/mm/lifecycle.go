@@ -48,6 +48,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		envv:       mm.envv,
 		auxv:       append([]AuxEntry(nil), mm.auxv...),
 	}
+	child.users.Store(1)
 	var offs []uint64
 	for _, v := range mm.vmas {
 		if v.dontFork {

@@ -159,3 +159,18 @@ func TestRelease(t *testing.T) {
 		t.Errorf("Fork after Release succeeded")
 	}
 }
+
+func TestUsersReleaseAfterLast(t *testing.T) {
+	e := newTestEnv(t)
+	m := e.mm
+	mustMMap(t, m, anon(pageSize))
+	m.IncUsers()
+	m.DecUsers()
+	if m.released {
+		t.Fatal("released while a user remains")
+	}
+	m.DecUsers()
+	if !m.released {
+		t.Fatal("not released after the last user")
+	}
+}

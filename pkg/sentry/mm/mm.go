@@ -14,6 +14,7 @@ package mm
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/pgalloc"
@@ -49,8 +50,8 @@ type AuxEntry struct {
 }
 
 // MemoryManager is one application address space. Threads that share an address
-// space (CLONE_VM) share a MemoryManager; the kernel counts them and calls Release
-// after the last.
+// space (CLONE_VM) share a MemoryManager, counted by IncUsers and DecUsers; the
+// last user's DecUsers releases it.
 //
 // Lock order: MemoryManager.mu, then shmem.mu, then pgalloc.MemoryFile.mu; the
 // platform's address space is called with mu held. Methods whose names end in
@@ -59,6 +60,9 @@ type MemoryManager struct {
 	p      platform.Platform
 	mf     *pgalloc.MemoryFile
 	layout Layout
+
+	// users counts the tasks using mm; it starts at 1.
+	users atomic.Int32
 
 	// mu guards everything below. Copies to and from pages already present take
 	// it for reading; anything that changes mappings or pages takes it for writing.
@@ -105,7 +109,7 @@ func (e *FaultError) Unwrap() error { return linux.EFAULT }
 func NewMemoryManager(p platform.Platform, mf *pgalloc.MemoryFile) *MemoryManager {
 	maxAddr := pageDown(p.MaxUserAddress())
 	minAddr, _ := pageUp(p.MinUserAddress())
-	return &MemoryManager{
+	mm := &MemoryManager{
 		p:  p,
 		mf: mf,
 		layout: Layout{
@@ -115,6 +119,8 @@ func NewMemoryManager(p platform.Platform, mf *pgalloc.MemoryFile) *MemoryManage
 			StackTop: maxAddr,
 		},
 	}
+	mm.users.Store(1)
+	return mm
 }
 
 // Layout returns where things go in mm.
