@@ -25,7 +25,7 @@ func TestExecuteSyscall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := k.NewTask()
+	task := NewTestTask(k)
 	args := arch.SyscallArguments{{Value: 7}}
 
 	for _, tc := range []struct {

@@ -1,9 +1,178 @@
 package kernel
 
-// Task is one application thread as the Sentry sees it.
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/arch"
+	"visor.dev/visor/pkg/sentry/kernel/auth"
+	"visor.dev/visor/pkg/sentry/mm"
+	"visor.dev/visor/pkg/sentry/platform"
+)
+
+// Task is one application thread as the Sentry sees it. Each task runs on its own
+// goroutine (the task goroutine), locked to one OS thread, which alone touches the
+// fields documented as owned by it.
 type Task struct {
-	k *Kernel
+	k  *Kernel
+	tg *ThreadGroup
+
+	// Owned by the task goroutine.
+	arch arch.Context64
+	pctx platform.Context
+	// image is what execve replaces.
+	image taskImage
+	// restart is set when a syscall is to be restarted by restart_syscall.
+	restart func(t *Task) (uintptr, error)
+
+	// interruptCh is signalled (non-blocking send) when the task must stop
+	// blocking: a signal arrived, or it must exit.
+	interruptCh chan struct{}
+
+	// The following fields are guarded by ts.mu.
+	exitState  TaskExitState
+	exitStatus linux.WaitStatus
+	// vforkParent is blocked in vfork until this task execs or exits.
+	vforkDone chan struct{}
+
+	// The following fields are guarded by tg.signalHandlers.mu.
+	signalMask     linux.SignalSet
+	pendingSignals pendingSignals
+	// savedSignalMask is restored after a signal handler runs (or no signal is
+	// delivered) for sigsuspend, ppoll and pselect.
+	savedSignalMask     linux.SignalSet
+	haveSavedSignalMask bool
+	signalStack         linux.SignalStack
+	// killed is set when the task must exit without running more app code.
+	killed bool
+	// stopped is set while the task takes part in a group stop.
+	stopped bool
+
+	// mu guards the fields below that other tasks read.
+	//
+	// Lock order: after signalHandlers.mu.
+	mu      sync.Mutex
+	fdTable *FDTable
+	fs      *FSContext
+	name    string
+
+	creds atomic.Pointer[auth.Credentials]
+
+	// parentDeathSignal is PR_SET_PDEATHSIG; noNewPrivs is PR_SET_NO_NEW_PRIVS.
+	parentDeathSignal atomic.Int32
+	noNewPrivs        atomic.Bool
+
+	// Owned by the task goroutine; read by others only for /proc.
+	clearChildTID uintptr
+	robustList    uintptr
+	cpu           int32
+
+	// Accounting, updated by the task goroutine.
+	startTime time.Time
+	userTime  atomic.Int64 // nanoseconds in application code
+	sysTime   atomic.Int64 // nanoseconds in the Sentry
 }
+
+// taskImage is the part of a task that execve replaces.
+type taskImage struct {
+	mm *mm.MemoryManager
+}
+
+// TaskExitState is where a task is on its way out.
+type TaskExitState int
+
+const (
+	// TaskExitNone: running.
+	TaskExitNone TaskExitState = iota
+	// TaskExitInitiated: exiting, releasing its resources.
+	TaskExitInitiated
+	// TaskExitZombie: exited, waiting to be reaped (thread group leaders only).
+	TaskExitZombie
+	// TaskExitDead: gone.
+	TaskExitDead
+)
 
 // Kernel returns the kernel t belongs to.
 func (t *Task) Kernel() *Kernel { return t.k }
+
+// ThreadGroup returns t's process.
+func (t *Task) ThreadGroup() *ThreadGroup { return t.tg }
+
+// Arch returns t's registers. Only the task goroutine may use them.
+func (t *Task) Arch() *arch.Context64 { return &t.arch }
+
+// MemoryManager returns t's address space. Only the task goroutine may call it.
+func (t *Task) MemoryManager() *mm.MemoryManager { return t.image.mm }
+
+// Credentials returns t's credentials. They are immutable: changes make new ones.
+func (t *Task) Credentials() *auth.Credentials { return t.creds.Load() }
+
+// SetCredentials replaces t's credentials.
+func (t *Task) SetCredentials(c *auth.Credentials) { t.creds.Store(c) }
+
+// FDTable returns t's file descriptor table.
+func (t *Task) FDTable() *FDTable {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fdTable
+}
+
+// FSContext returns t's root, working directory and umask.
+func (t *Task) FSContext() *FSContext {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.fs
+}
+
+// Name returns t's name (comm), as prctl(PR_GET_NAME) and /proc/[pid]/comm give it.
+func (t *Task) Name() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.name
+}
+
+// SetName sets t's name, truncated as Linux truncates it.
+func (t *Task) SetName(name string) {
+	if len(name) > linux.TASK_COMM_LEN-1 {
+		name = name[:linux.TASK_COMM_LEN-1]
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.name = name
+}
+
+// ThreadID returns t's ID in the sandbox's PID namespace.
+func (t *Task) ThreadID() ThreadID { return t.k.tasks.root.IDOfTask(t) }
+
+// ThreadGroupID returns t's process ID in the sandbox's PID namespace.
+func (t *Task) ThreadGroupID() ThreadID { return t.k.tasks.root.IDOfThreadGroup(t.tg) }
+
+// ParentThreadGroupID returns the PID of t's parent process, 0 for the first process.
+func (t *Task) ParentThreadGroupID() ThreadID {
+	ts := t.k.tasks
+	ts.mu.RLock()
+	defer ts.mu.RUnlock()
+	if t.tg.parent == nil {
+		return 0
+	}
+	return ts.root.tgids[t.tg.parent]
+}
+
+// SetClearChildTID sets the address cleared and futex-woken when t exits.
+func (t *Task) SetClearChildTID(addr uintptr) { t.clearChildTID = addr }
+
+// SetRobustList sets t's robust futex list head.
+func (t *Task) SetRobustList(addr uintptr) { t.robustList = addr }
+
+// RobustList returns t's robust futex list head.
+func (t *Task) RobustList() uintptr { return t.robustList }
+
+// CPUTime returns the time t has spent in application code and in the Sentry.
+func (t *Task) CPUTime() (user, sys time.Duration) {
+	return time.Duration(t.userTime.Load()), time.Duration(t.sysTime.Load())
+}
+
+// StartTime returns when t was created.
+func (t *Task) StartTime() time.Time { return t.startTime }

@@ -48,7 +48,7 @@ func TestStubsReportAndFail(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	task := k.NewTask()
+	task := kernel.NewTestTask(k)
 	args := arch.SyscallArguments{{Value: 1}, {Value: 2}, {Value: 3}, {Value: 4}, {Value: 5}, {Value: 6}}
 	var want []kernel.UnsupportedSyscall
 	for _, s := range syscallinfo.AMD64() {
@@ -83,7 +83,7 @@ func TestPrivilegedCallsFailWithEPERM(t *testing.T) {
 		if !ok {
 			t.Fatalf("no %s", name)
 		}
-		if _, err := k.NewTask().ExecuteSyscall(s.Nr, arch.SyscallArguments{}); !errors.Is(err, linux.EPERM) {
+		if _, err := kernel.NewTestTask(k).ExecuteSyscall(s.Nr, arch.SyscallArguments{}); !errors.Is(err, linux.EPERM) {
 			t.Errorf("%s: err = %v, want EPERM", name, err)
 		}
 	}

@@ -1,0 +1,156 @@
+package linux
+
+import (
+	"time"
+
+	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/arch"
+	"visor.dev/visor/pkg/sentry/kernel"
+)
+
+// clockNow returns the time of clock for t, in nanoseconds.
+func clockNow(t *kernel.Task, clock int32) (int64, error) {
+	switch clock {
+	case linux.CLOCK_REALTIME, linux.CLOCK_REALTIME_COARSE, linux.CLOCK_TAI, linux.CLOCK_REALTIME_ALARM:
+		return time.Now().UnixNano(), nil
+	case linux.CLOCK_MONOTONIC, linux.CLOCK_MONOTONIC_COARSE, linux.CLOCK_MONOTONIC_RAW,
+		linux.CLOCK_BOOTTIME, linux.CLOCK_BOOTTIME_ALARM:
+		// The sandbox's monotonic clocks start at its boot, like a fresh machine's.
+		return int64(time.Since(t.Kernel().BootTime())), nil
+	case linux.CLOCK_PROCESS_CPUTIME_ID:
+		u, s := t.ThreadGroup().CPUTime()
+		return int64(u + s), nil
+	case linux.CLOCK_THREAD_CPUTIME_ID:
+		u, s := t.CPUTime()
+		return int64(u + s), nil
+	}
+	return 0, linux.EINVAL
+}
+
+// ClockGettime implements clock_gettime(2).
+func ClockGettime(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	ns, err := clockNow(t, args[0].Int())
+	if err != nil {
+		return 0, err
+	}
+	return 0, t.CopyOutTimespec(args[1].Pointer(), linux.NsecToTimespec(ns))
+}
+
+// ClockGetres implements clock_getres(2).
+func ClockGetres(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	if _, err := clockNow(t, args[0].Int()); err != nil {
+		return 0, err
+	}
+	if args[1].Pointer() == 0 {
+		return 0, nil
+	}
+	res := linux.Timespec{Nsec: 1}
+	switch args[0].Int() {
+	case linux.CLOCK_REALTIME_COARSE, linux.CLOCK_MONOTONIC_COARSE:
+		res.Nsec = 4000000 // a 250 Hz tick, as Linux reports it
+	}
+	return 0, t.CopyOutTimespec(args[1].Pointer(), res)
+}
+
+// Gettimeofday implements gettimeofday(2).
+func Gettimeofday(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	if tv := args[0].Pointer(); tv != 0 {
+		now := linux.NsecToTimeval(time.Now().UnixNano())
+		if err := t.CopyOutStruct(tv, &now); err != nil {
+			return 0, err
+		}
+	}
+	if tz := args[1].Pointer(); tz != 0 {
+		// The sandbox runs in UTC: no minutes west, no DST.
+		if err := t.CopyOutUint64(tz, 0); err != nil {
+			return 0, err
+		}
+	}
+	return 0, nil
+}
+
+// Time implements time(2).
+func Time(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	now := time.Now().Unix()
+	if addr := args[0].Pointer(); addr != 0 {
+		if err := t.CopyOutUint64(addr, uint64(now)); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(now), nil
+}
+
+// Nanosleep implements nanosleep(2).
+func Nanosleep(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	ts, err := t.CopyInTimespec(args[0].Pointer())
+	if err != nil {
+		return 0, err
+	}
+	if !ts.Valid() {
+		return 0, linux.EINVAL
+	}
+	return 0, sleepFor(t, time.Duration(ts.ToNsec()), args[1].Pointer())
+}
+
+// sleepFor sleeps for d. Interrupted, it writes the time left to remAddr (if set)
+// and fails with EINTR: Linux restarts it with the remaining time only through
+// restart_syscall, which an application's handler without SA_RESTART never sees.
+func sleepFor(t *kernel.Task, d time.Duration, remAddr uintptr) error {
+	left, err := t.Sleep(d)
+	if err == nil {
+		return nil
+	}
+	if remAddr != 0 {
+		if err := t.CopyOutTimespec(remAddr, linux.NsecToTimespec(int64(left))); err != nil {
+			return err
+		}
+	}
+	return linux.EINTR
+}
+
+// ClockNanosleep implements clock_nanosleep(2).
+func ClockNanosleep(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	clock, flags, reqAddr, remAddr := args[0].Int(), args[1].Int(), args[2].Pointer(), args[3].Pointer()
+	switch clock {
+	case linux.CLOCK_THREAD_CPUTIME_ID:
+		return 0, linux.EINVAL
+	case linux.CLOCK_PROCESS_CPUTIME_ID:
+		return 0, linux.EOPNOTSUPP
+	}
+	now, err := clockNow(t, clock)
+	if err != nil {
+		return 0, err
+	}
+	ts, err := t.CopyInTimespec(reqAddr)
+	if err != nil {
+		return 0, err
+	}
+	if !ts.Valid() {
+		return 0, linux.EINVAL
+	}
+	d := time.Duration(ts.ToNsec())
+	if flags&linux.TIMER_ABSTIME != 0 {
+		d = time.Duration(ts.ToNsec() - now)
+		if d <= 0 {
+			return 0, nil
+		}
+		if _, err := t.Sleep(d); err != nil {
+			return 0, linux.EINTR // an absolute sleep has no time left to report
+		}
+		return 0, nil
+	}
+	return 0, sleepFor(t, d, remAddr)
+}
+
+// Times implements times(2).
+func Times(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	toTicks := func(d time.Duration) int64 { return int64(d) / (1e9 / linux.CLK_TCK) }
+	if addr := args[0].Pointer(); addr != 0 {
+		u, s := t.ThreadGroup().CPUTime()
+		tms := linux.Tms{UTime: toTicks(u), STime: toTicks(s)}
+		if err := t.CopyOutStruct(addr, &tms); err != nil {
+			return 0, err
+		}
+	}
+	return uintptr(toTicks(time.Since(t.Kernel().BootTime()))), nil
+}
