@@ -104,4 +104,4 @@ func (f *execFile) ReadAt(b []byte, off int64) (int, error) {
 }
 
 func (f *execFile) Size() (int64, error) { return f.size, nil }
-func (f *execFile) Name() string          { return f.name }
+func (f *execFile) Name() string         { return f.name }
