@@ -90,8 +90,11 @@ func (t *Task) Exec(filename string, argv, envv []string) error {
 	}
 	ts.mu.Unlock()
 
+	// Others read image.mm under t.mu (/proc); the task goroutine owns writes.
+	t.mu.Lock()
 	old := t.image.mm
 	t.image.mm = newMM
+	t.mu.Unlock()
 	old.DecUsers()
 
 	// A file table shared with another process is unshared first, so close-on-exec
