@@ -50,6 +50,10 @@ type AddressSpace struct {
 	// threads are the stub threads handed out to contexts and not yet exited.
 	// Whoever removes a thread from this set must reap it.
 	threads map[*thread]struct{}
+	// byTracer maps a tracer OS thread to one of the threads it traces, which
+	// MapFile and Unmap use to inject their syscalls without leaving the caller's
+	// OS thread.
+	byTracer map[int32]*thread
 
 	mapsMu sync.Mutex
 	maps   mappings
@@ -61,10 +65,11 @@ var _ platform.AddressSpace = (*AddressSpace)(nil)
 // process and empties its address space.
 func (p *Platform) NewAddressSpace() (platform.AddressSpace, error) {
 	as := &AddressSpace{
-		p:       p,
-		reqs:    make(chan func()),
-		served:  make(chan struct{}),
-		threads: make(map[*thread]struct{}),
+		p:        p,
+		reqs:     make(chan func()),
+		served:   make(chan struct{}),
+		threads:  make(map[*thread]struct{}),
+		byTracer: make(map[int32]*thread),
 	}
 	started := make(chan error, 1)
 	go as.serve(started)
@@ -181,6 +186,7 @@ func (as *AddressSpace) shutdown() {
 	as.mu.Lock()
 	threads := as.threads
 	as.threads = nil
+	as.byTracer = nil
 	for t := range threads {
 		t.dead = true
 	}
@@ -210,6 +216,30 @@ func (as *AddressSpace) do(f func()) bool {
 	return true
 }
 
+// injectSyscall runs a host syscall in the stub. If the calling OS thread traces a
+// stub thread of this address space (a task goroutine handling a fault, the common
+// case), that thread runs it: no hand-off to another OS thread. Otherwise the master
+// runs it.
+//
+// A thread borrowed this way is stopped (its tracer, the caller, is not in Switch);
+// its registers are clobbered, which is fine: Switch sets them all before it runs
+// application code again.
+func (as *AddressSpace) injectSyscall(nr uintptr, args ...uintptr) (uintptr, error) {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	as.mu.RLock()
+	t := as.byTracer[int32(unix.Gettid())]
+	released := as.released
+	as.mu.RUnlock()
+	if released {
+		return 0, errReleased
+	}
+	if t != nil {
+		return t.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, nr, args...)
+	}
+	return as.masterSyscall(nr, args...)
+}
+
 // masterSyscall injects a syscall into the master.
 func (as *AddressSpace) masterSyscall(nr uintptr, args ...uintptr) (uintptr, error) {
 	var (
@@ -232,7 +262,8 @@ func (as *AddressSpace) checkRange(addr uintptr, length uint64) error {
 }
 
 // MapFile implements platform.AddressSpace.MapFile as an injected
-// mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memfd, offset).
+// mmap(addr, length, prot, MAP_SHARED|MAP_FIXED, memfd, offset). It may be called
+// from any goroutine.
 func (as *AddressSpace) MapFile(addr uintptr, offset, length uint64, at platform.AccessType) error {
 	if err := as.checkRange(addr, length); err != nil {
 		return err
@@ -240,7 +271,7 @@ func (as *AddressSpace) MapFile(addr uintptr, offset, length uint64, at platform
 	if offset%pageSize != 0 {
 		return fmt.Errorf("ptrace: unaligned memory file offset %#x: %w", offset, unix.EINVAL)
 	}
-	r, err := as.masterSyscall(unix.SYS_MMAP, addr, uintptr(length), uintptr(at.Prot()),
+	r, err := as.injectSyscall(unix.SYS_MMAP, addr, uintptr(length), uintptr(at.Prot()),
 		unix.MAP_SHARED|unix.MAP_FIXED, stubMemFD, uintptr(offset))
 	if err == nil && r != addr {
 		err = fmt.Errorf("ptrace: mmap at %#x returned %#x", addr, r)
@@ -277,10 +308,12 @@ func (as *AddressSpace) Unmap(addr uintptr, length uint64) {
 	as.mapsMu.Lock()
 	as.maps.remove(uintptr(start), uintptr(end))
 	as.mapsMu.Unlock()
-	if _, err := as.masterSyscall(unix.SYS_MUNMAP, uintptr(start), uintptr(end-start)); err != nil && err != errReleased {
-		// munmap of a valid range can't fail; if it did, the stub is broken
-		// and the address space must not be trusted.
-		panic(fmt.Sprintf("ptrace: munmap [%#x, %#x) in stub %d: %v", start, end, as.master.tgid, err))
+	_, err := as.injectSyscall(unix.SYS_MUNMAP, uintptr(start), uintptr(end-start))
+	if errno, ok := err.(unix.Errno); ok {
+		// munmap of a valid range can't fail; if it did, the address space
+		// must not be trusted. (Other errors mean the stub is dead or
+		// released; its next Switch says so.)
+		panic(fmt.Sprintf("ptrace: munmap [%#x, %#x) in stub %d: %v", start, end, as.master.tgid, errno))
 	}
 }
 
@@ -352,6 +385,7 @@ func (as *AddressSpace) newThread(tracer int32) (*thread, error) {
 		return nil, errReleased
 	}
 	as.threads[t] = struct{}{}
+	as.byTracer[tracer] = t
 	as.mu.Unlock()
 	return t, nil
 }
@@ -369,6 +403,17 @@ func (as *AddressSpace) dropThread(t *thread) bool {
 		return false
 	}
 	delete(as.threads, t)
+	if as.byTracer[t.tracer] == t {
+		delete(as.byTracer, t.tracer)
+		// Another thread with the same tracer (a second context on the same
+		// OS thread) can stand in.
+		for o := range as.threads {
+			if o.tracer == t.tracer {
+				as.byTracer[t.tracer] = o
+				break
+			}
+		}
+	}
 	return true
 }
 

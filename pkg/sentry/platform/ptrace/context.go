@@ -199,6 +199,9 @@ func (c *Context) run(as *AddressSpace, t *thread, ac *arch.Context64) (*linux.S
 //
 // Precondition: called by t's tracer.
 func (t *thread) ptraceError(req string, err error) error {
+	if tid := int32(unix.Gettid()); tid != t.tracer {
+		return fmt.Errorf("ptrace: %s on stub thread %d from OS thread %d, but its tracer is %d (is the caller locked to its OS thread?): %w", req, t.tid, tid, t.tracer, err)
+	}
 	if err == unix.ESRCH {
 		t.waitExit()
 		return fmt.Errorf("ptrace: %s on stub thread %d: %v: %w", req, t.tid, err, errStubDied)

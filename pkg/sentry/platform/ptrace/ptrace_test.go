@@ -295,8 +295,14 @@ func TestFaults(t *testing.T) {
 	mapFile(t, as, dataAddr, dataOffA, platform.Read)
 	c := e.newCtx(t)
 	defer release(c)
+	// Not t.Run: a subtest runs on its own goroutine, hence another OS thread than
+	// the one that traces the context's stub thread.
+	step := func(name string, f func(t *testing.T)) {
+		t.Logf("step %q", name)
+		f(t)
+	}
 
-	t.Run("write to read-only", func(t *testing.T) {
+	step("write to read-only", func(t *testing.T) {
 		ac := regsAt(codeAddr)
 		ac.Regs.Rbx = dataAddr + 0x10
 		wantFault(t, c, as, ac, int32(unix.SIGSEGV), 2 /* SEGV_ACCERR */, dataAddr+0x10, platform.AccessType{Write: true})
@@ -304,16 +310,16 @@ func TestFaults(t *testing.T) {
 			t.Errorf("rip %#x, want the faulting instruction %#x", ac.Regs.Rip, codeAddr)
 		}
 	})
-	t.Run("read of unmapped", func(t *testing.T) {
+	step("read of unmapped", func(t *testing.T) {
 		ac := regsAt(codeAddr + 0x100)
 		ac.Regs.Rbx = 0x300000
 		wantFault(t, c, as, ac, int32(unix.SIGSEGV), 1 /* SEGV_MAPERR */, 0x300000, platform.Read)
 	})
-	t.Run("execute non-executable", func(t *testing.T) {
+	step("execute non-executable", func(t *testing.T) {
 		ac := regsAt(dataAddr)
 		wantFault(t, c, as, ac, int32(unix.SIGSEGV), 2, dataAddr, platform.AccessType{Execute: true})
 	})
-	t.Run("read, unmap, read", func(t *testing.T) {
+	step("read, unmap, read", func(t *testing.T) {
 		ac := regsAt(codeAddr + 0x100)
 		ac.Regs.Rbx = dataAddr
 		if _, _, err := c.Switch(as, ac); err != nil {
@@ -338,7 +344,7 @@ func TestFaults(t *testing.T) {
 			t.Errorf("read %#x, want 0x99", ac.Regs.Rdi)
 		}
 	})
-	t.Run("int3", func(t *testing.T) {
+	step("int3", func(t *testing.T) {
 		e.write(t, codeOff+0x200, []byte{0xcc})
 		ac := regsAt(codeAddr + 0x200)
 		si, _, err := c.Switch(as, ac)
@@ -346,7 +352,51 @@ func TestFaults(t *testing.T) {
 			t.Fatalf("Switch = %v, %+v; want SIGTRAP", err, si)
 		}
 	})
-	t.Run("bad range", func(t *testing.T) {
+	step("ud2", func(t *testing.T) {
+		e.write(t, codeOff+0x300, []byte{0x0f, 0x0b})
+		ac := regsAt(codeAddr + 0x300)
+		si, _, err := c.Switch(as, ac)
+		if !errors.Is(err, platform.ErrContextSignal) || si.Signo != int32(unix.SIGILL) || si.Addr() != codeAddr+0x300 {
+			t.Fatalf("Switch = %v, %+v; want SIGILL at %#x", err, si, codeAddr+0x300)
+		}
+	})
+	step("divide by zero", func(t *testing.T) {
+		// "xor ecx, ecx; div ecx"
+		e.write(t, codeOff+0x400, []byte{0x31, 0xc9, 0xf7, 0xf1})
+		ac := regsAt(codeAddr + 0x400)
+		si, _, err := c.Switch(as, ac)
+		if !errors.Is(err, platform.ErrContextSignal) || si.Signo != int32(unix.SIGFPE) {
+			t.Fatalf("Switch = %v, %+v; want SIGFPE", err, si)
+		}
+	})
+	step("beyond the end of the memory file", func(t *testing.T) {
+		mapFile(t, as, 0x300000, memSize, platform.Read)
+		ac := regsAt(codeAddr + 0x100)
+		ac.Regs.Rbx = 0x300008
+		wantFault(t, c, as, ac, int32(unix.SIGBUS), 2 /* BUS_ADRERR */, 0x300008, platform.Read)
+		as.Unmap(0x300000, pageSize)
+	})
+	step("vsyscall", func(t *testing.T) {
+		// "mov rax, 0xffffffffff600000; call rax": the kernel's vsyscall
+		// emulation must not run the host's gettimeofday, nor kill the stub.
+		e.write(t, codeOff+0x500, []byte{0x48, 0xc7, 0xc0, 0x00, 0x00, 0x60, 0xff, 0xff, 0xd0})
+		mapFile(t, as, dataAddr+pageSize, dataOffB, platform.ReadWrite)
+		ac := regsAt(codeAddr + 0x500)
+		ac.Regs.Rsp = dataAddr + 2*pageSize
+		ac.Regs.Rdi = dataAddr + pageSize
+		si, _, err := c.Switch(as, ac)
+		if !errors.Is(err, platform.ErrContextSignal) {
+			t.Fatalf("Switch = %v, want a signal", err)
+		}
+		t.Logf("vsyscall call: signal %d code %d addr %#x, rip %#x", si.Signo, si.Code, si.Addr(), ac.Regs.Rip)
+		// The stub is still alive and usable.
+		ac = regsAt(codeAddr + 0x100)
+		ac.Regs.Rbx = dataAddr
+		if _, _, err := c.Switch(as, ac); err != nil {
+			t.Fatalf("Switch after the vsyscall: %v", err)
+		}
+	})
+	step("bad range", func(t *testing.T) {
 		if err := as.MapFile(stubAddr, 0, pageSize, rx); err == nil {
 			t.Errorf("MapFile over the stub page succeeded")
 		}
@@ -564,12 +614,28 @@ func BenchmarkSyscallRoundTrip(b *testing.B) {
 	}
 }
 
+// BenchmarkMapFile maps a page from a goroutine with no stub thread (the master runs
+// the mmap) and from a task goroutine that has one (its own thread runs it).
 func BenchmarkMapFile(b *testing.B) {
-	e := newTestEnv(b)
-	as := e.newAS(b)
-	for i := 0; i < b.N; i++ {
-		if err := as.MapFile(dataAddr, dataOffA, pageSize, platform.ReadWrite); err != nil {
-			b.Fatal(err)
-		}
+	for _, own := range []bool{false, true} {
+		b.Run(fmt.Sprintf("ownthread=%v", own), func(b *testing.B) {
+			e := newTestEnv(b)
+			as := e.newAS(b)
+			if own {
+				e.write(b, codeOff, codeSyscallLoop)
+				mapFile(b, as, codeAddr, codeOff, rx)
+				c := e.newCtx(b)
+				defer release(c)
+				if _, _, err := c.Switch(as, regsAt(codeAddr)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if err := as.MapFile(dataAddr, dataOffA, pageSize, platform.ReadWrite); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }

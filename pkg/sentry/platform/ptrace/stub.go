@@ -92,18 +92,22 @@ const (
 	seccompIPl = 8    // offsetof(struct seccomp_data, instruction_pointer), low half
 	seccompIPh = 12   // high half
 
-	seccompRetAllow       = 0x7fff0000
-	seccompRetKillProcess = 0x80000000
+	seccompRetAllow = 0x7fff0000
+	seccompRetTrap  = 0x00030000
 
 	filterLen = 7
 )
 
 // stubFilter returns the stub's seccomp program: a host syscall is allowed only if it
-// was made from the stub page, otherwise the whole stub process is killed. Application
-// syscalls never reach seccomp while their thread is traced with PTRACE_SYSEMU (ptrace
-// sees the syscall first and the kernel skips it), so the filter only matters if a
-// thread ever runs application code without its tracer: then the application can't
-// make a single host syscall.
+// was made from the stub page; otherwise the kernel skips it and forces a SIGSYS on
+// the thread. Application syscalls never reach seccomp while their thread is traced
+// with PTRACE_SYSEMU (ptrace sees the syscall first and the kernel skips it), so the
+// filter matters if a thread ever runs application code without its tracer: then its
+// first host syscall is refused, and the SIGSYS (no handler in the stub) kills the
+// stub process. The one path that reaches seccomp from a traced thread is the
+// kernel's vsyscall emulation (a call into the vsyscall page with vsyscall=xonly or
+// emulate): the traced thread then stops for the SIGSYS, which the Sentry sees as a
+// signal, instead of its process being killed.
 func stubFilter() []byte {
 	lo := uint32(stubAddr & 0xffffffff)
 	hi := uint32(stubAddr >> 32)
@@ -118,12 +122,12 @@ func stubFilter() []byte {
 	}
 	prog := [filterLen]insn{
 		{bpfLdWAbs, 0, 0, seccompIPh},
-		{bpfJeqK, 0, 4, hi}, // != hi: kill
+		{bpfJeqK, 0, 4, hi}, // != hi: trap
 		{bpfLdWAbs, 0, 0, seccompIPl},
-		{bpfJgeK, 0, 2, lo},  // < lo: kill
-		{bpfJgeK, 1, 0, end}, // >= end: kill
+		{bpfJgeK, 0, 2, lo},  // < lo: trap
+		{bpfJgeK, 1, 0, end}, // >= end: trap
 		{bpfRetK, 0, 0, seccompRetAllow},
-		{bpfRetK, 0, 0, seccompRetKillProcess},
+		{bpfRetK, 0, 0, seccompRetTrap},
 	}
 	b := make([]byte, 0, filterLen*8)
 	for _, in := range prog {
