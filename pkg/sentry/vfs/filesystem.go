@@ -99,7 +99,8 @@ type FilesystemImpl interface {
 	// SymlinkAt makes a symlink at rp.
 	SymlinkAt(ctx Context, rp *ResolvingPath, target string) error
 
-	// LinkAt makes rp a new hard link to the file vd names. vd is in
+	// LinkAt makes rp a new hard link to the file vd names. Once it has walked
+	// to the new link's directory, it fails with EXDEV if vd is not in
 	// rp.Mount().
 	LinkAt(ctx Context, rp *ResolvingPath, vd VirtualDentry) error
 
@@ -109,8 +110,9 @@ type FilesystemImpl interface {
 	// RmdirAt removes the empty directory rp names.
 	RmdirAt(ctx Context, rp *ResolvingPath) error
 
-	// RenameAt moves the file oldName in the directory oldParentVD (in
-	// rp.Mount()) to rp, following opts.
+	// RenameAt moves the file oldName in the directory oldParentVD to rp,
+	// following opts. Once it has walked to the new parent directory, it fails
+	// with EXDEV if oldParentVD is not in rp.Mount().
 	RenameAt(ctx Context, rp *ResolvingPath, oldParentVD VirtualDentry, oldName string, opts RenameOptions) error
 
 	// StatAt returns the status of the file rp names.

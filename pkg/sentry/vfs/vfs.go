@@ -296,9 +296,6 @@ func (vfs *VirtualFilesystem) LinkAt(ctx Context, creds *auth.Credentials, oldpo
 	p := *newpop
 	p.FollowFinalSymlink = false
 	return vfs.forEachFS(ctx, creds, &p, func(rp *ResolvingPath) error {
-		if rp.mount != oldVD.mount {
-			return linux.EXDEV
-		}
 		return rp.mount.fs.impl.LinkAt(ctx, rp, oldVD)
 	})
 }
@@ -363,9 +360,6 @@ func (vfs *VirtualFilesystem) RenameAt(ctx Context, creds *auth.Credentials, old
 	o := *opts
 	o.MustBeDir = oldMustBeDir
 	return vfs.forEachFS(ctx, creds, &np, func(rp *ResolvingPath) error {
-		if rp.mount != oldParentVD.mount {
-			return linux.EXDEV
-		}
 		return rp.mount.fs.impl.RenameAt(ctx, rp, oldParentVD, oldName, o)
 	})
 }

@@ -431,6 +431,9 @@ func (fs *filesystem) SymlinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, target s
 // LinkAt implements vfs.FilesystemImpl.LinkAt.
 func (fs *filesystem) LinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, vd vfs.VirtualDentry) error {
 	return fs.doCreateAt(ctx, rp, false, func(parent *dentry, name string) error {
+		if vd.Mount() != rp.Mount() {
+			return linux.EXDEV
+		}
 		i := vd.Dentry().Impl().(*dentry).inode
 		if i.isDir() {
 			return linux.EPERM
@@ -587,6 +590,9 @@ func (fs *filesystem) RenameAt(ctx vfs.Context, rp *vfs.ResolvingPath, oldParent
 	newParent, err := walkParentDirLocked(ctx, rp, rp.Start().Impl().(*dentry))
 	if err != nil {
 		return err
+	}
+	if oldParentVD.Mount() != rp.Mount() {
+		return linux.EXDEV
 	}
 	if err := newParent.checkPermissions(creds, auth.MayExec); err != nil {
 		return err
