@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/google/subcommands"
 	"visor.dev/visor/pkg/syscallinfo"
@@ -15,6 +16,9 @@ import (
 	"visor.dev/visor/runsc/config"
 	"visor.dev/visor/runsc/version"
 )
+
+// internalGroup holds the commands runsc runs itself, listed apart in `runsc help`.
+const internalGroup = "internal use only"
 
 // Run runs runsc with the command-line arguments args (without the program name)
 // and returns its exit status. A bad command line exits 2.
@@ -36,6 +40,11 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	cdr.Register(cdr.FlagsCommand(), "")
 	cdr.Register(cdr.CommandsCommand(), "")
 	cdr.Register(&cmd.Compat{Stdout: stdout, Stderr: stderr, Table: syscallinfo.AMD64()}, "")
+	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr} // the container's, inherited by the Sentry
+	cdr.Register(&cmd.Run{Stderr: stderr, Stdio: stdio}, "")
+	cdr.Register(&cmd.Do{Stderr: stderr, Stdio: stdio}, "")
+	cdr.Register(&cmd.Gofer{Stderr: stderr}, internalGroup)
+	cdr.Register(&cmd.Boot{Stderr: stderr}, internalGroup)
 
 	// The flag package reports a bad flag with the whole usage after it; runsc says
 	// what is wrong in one line instead, so silence it while parsing.

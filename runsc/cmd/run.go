@@ -1,0 +1,140 @@
+package cmd
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+
+	"github.com/google/subcommands"
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/container"
+	"visor.dev/visor/runsc/sandbox"
+	"visor.dev/visor/runsc/specutils"
+)
+
+// Run is `runsc run`: run a container in the foreground, as `runc run` does.
+type Run struct {
+	// Stderr gets runsc's own errors.
+	Stderr io.Writer
+	// Stdio are the container's stdin, stdout and stderr: files, because the
+	// Sentry inherits them.
+	Stdio [3]*os.File
+
+	bundle  string
+	pidFile string
+}
+
+// Name implements subcommands.Command.Name.
+func (*Run) Name() string { return "run" }
+
+// Synopsis implements subcommands.Command.Synopsis.
+func (*Run) Synopsis() string { return "create and run a container in the foreground" }
+
+// Usage implements subcommands.Command.Usage.
+func (*Run) Usage() string {
+	return `run [--bundle DIR] [--pid-file FILE] ID:
+	Runs the container of the OCI bundle DIR (default: the current directory)
+	in a new sandbox, under the name ID, with this process's stdin, stdout and
+	stderr, and waits for it. While it runs, <root>/ID/state.json describes it;
+	SIGINT, SIGTERM and SIGHUP are passed on to it.
+
+	Exits with the container's exit code, or 128 plus the number of the signal
+	that killed it. When runsc itself fails (a bad bundle, an ID in use, a
+	sandbox that cannot start) it says why in one line on stderr and exits 1,
+	as runc does, leaving no state, process or file behind; a bad command line
+	exits 2.
+`
+}
+
+// SetFlags implements subcommands.Command.SetFlags.
+func (r *Run) SetFlags(f *flag.FlagSet) {
+	f.StringVar(&r.bundle, "bundle", "", "path to the bundle directory; default: the current directory.")
+	f.StringVar(&r.pidFile, "pid-file", "", "write the sandbox's host PID to this file.")
+}
+
+// Execute implements subcommands.Command.Execute.
+func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommands.ExitStatus {
+	const name = "run"
+	if f.NArg() != 1 {
+		return usageError(r.Stderr, name, errors.New("want one container ID; usage: runsc run [--bundle DIR] [--pid-file FILE] ID"))
+	}
+	conf := args[0].(*config.Config)
+	id := f.Arg(0)
+	if err := container.ValidateID(id); err != nil {
+		return failure(r.Stderr, name, err)
+	}
+	bundle, err := filepath.Abs(r.bundle) // "" is the current directory
+	if err != nil {
+		return failure(r.Stderr, name, err)
+	}
+	spec, err := specutils.LoadSpec(bundle)
+	if err != nil {
+		return failure(r.Stderr, name, err)
+	}
+	code, err := runContainer(conf, id, bundle, spec, r.pidFile, r.Stdio, r.Stderr)
+	if err != nil {
+		return failure(r.Stderr, name, err)
+	}
+	return subcommands.ExitStatus(code)
+}
+
+// runContainer runs the container id of the validated spec in bundle to its end
+// and returns its exit code. The container's state exists for as long as it runs.
+func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile string, stdio [3]*os.File, stderr io.Writer) (int, error) {
+	// From here on a ^C must not kill runsc half-way: it is kept, and passed on
+	// once the Sentry is there to take it.
+	sigs := make(chan os.Signal, len(sandbox.ForwardedSignals))
+	signal.Notify(sigs, sandbox.ForwardedSignals...)
+	defer signal.Stop(sigs)
+
+	c, err := container.Create(conf.RootDir, id, bundle)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		if err := c.Destroy(); err != nil {
+			fmt.Fprintf(stderr, "runsc: container %q: %v\n", id, err)
+		}
+	}()
+
+	s, err := sandbox.Start(sandbox.Args{
+		ID: id, Spec: spec, BundleDir: bundle, Conf: conf,
+		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2],
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = c.SetRunning(s.SentryPid())
+	if err == nil && pidFile != "" {
+		err = writePidFile(pidFile, s.SentryPid())
+	}
+	if err != nil {
+		s.Kill() // a container nobody can find must not run on
+	}
+	ws, waitErr := s.Wait(sigs)
+	if err := errors.Join(err, waitErr); err != nil {
+		return 0, err
+	}
+	return sandbox.ExitCode(ws), nil
+}
+
+// writePidFile writes pid to path atomically, as runc does: whoever watches for
+// the file never reads it half-written.
+func writePidFile(path string, pid int) error {
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".tmp")
+	if err := os.WriteFile(tmp, []byte(strconv.Itoa(pid)), 0o644); err != nil {
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("writing pid file: %w", err)
+	}
+	return nil
+}

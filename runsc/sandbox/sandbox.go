@@ -1,0 +1,229 @@
+// Package sandbox starts and stops a sandbox: the two host processes that run one
+// container, both re-executions of the runsc binary (/proc/self/exe).
+//
+//	runsc run / runsc do           (the caller's namespaces; waits, forwards signals)
+//	├── runsc gofer --bundle B --io-fds=3,4,...
+//	│     new mount, IPC, UTS and network namespaces; serves the root and each bind
+//	│     mount over lisafs, one socket each, then pivots into an empty read-only
+//	│     tmpfs and drops privileges before it reads a single request
+//	└── runsc boot --bundle B --gofer-fds=3,4,... ID
+//	      new mount, IPC, UTS and (unless --network=host) network namespaces; the
+//	      Sentry: runs the container on the Gofer's connections and the caller's
+//	      stdin, stdout and stderr, and exits with the container's status
+//
+// Both children are in sessions of their own, so a terminal's ^C reaches only the
+// caller, which forwards it to the Sentry (and the Sentry to the container's init);
+// both have PR_SET_PDEATHSIG set to SIGKILL, so neither outlives a caller that dies
+// without cleaning up. With --rootless each also gets a user namespace in which the
+// caller's UID and GID are root.
+//
+// The sockets are lisafs.SocketPair()s made here: the Gofer gets the server ends
+// as FDs 3, 4, ... (the root first, then bind mounts in spec order, as
+// specutils.GoferMounts lists them) and the Sentry the client ends, likewise. The
+// caller closes its copies once both have started, so when the Sentry exits every
+// connection hangs up and the Gofer's serving ends with it.
+package sandbox
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+
+	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/lisafs"
+	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/specutils"
+)
+
+// ForwardedSignals are the signals the caller passes on to the Sentry: the ones a
+// terminal or a process manager sends to stop or poke a foreground container.
+var ForwardedSignals = []os.Signal{unix.SIGINT, unix.SIGTERM, unix.SIGHUP}
+
+// goferStopTimeout is how long the Gofer has to exit on its own, once the Sentry
+// has gone and its connections have hung up, before it is killed.
+const goferStopTimeout = 5 * time.Second
+
+// Args describe the sandbox to start.
+type Args struct {
+	// ID is the container's ID.
+	ID string
+	// Spec is the container's validated spec, loaded from BundleDir, an absolute
+	// path. The Gofer and the Sentry each load and validate it again.
+	Spec      *specs.Spec
+	BundleDir string
+	// Conf is runsc's global configuration; both children get the same flags.
+	Conf *config.Config
+	// Stdin, Stdout and Stderr are the container's; the Gofer reports its own
+	// errors on Stderr too.
+	Stdin, Stdout, Stderr *os.File
+}
+
+// Sandbox is a started sandbox. Wait must be called to reap it.
+type Sandbox struct {
+	gofer, sentry *exec.Cmd
+}
+
+// Start starts the Gofer, then the Sentry. On error, nothing is left running.
+func Start(args Args) (*Sandbox, error) {
+	mounts := specutils.GoferMounts(args.Spec, args.BundleDir)
+	var goferEnds, sentryEnds []*os.File
+	defer func() {
+		// The children have their own copies (or failed to start): close ours.
+		for _, f := range append(goferEnds, sentryEnds...) {
+			f.Close()
+		}
+	}()
+	for i := range mounts {
+		client, server, err := lisafs.SocketPair()
+		if err != nil {
+			return nil, err
+		}
+		goferEnds = append(goferEnds, os.NewFile(uintptr(server), fmt.Sprintf("gofer-%d", i)))
+		sentryEnds = append(sentryEnds, os.NewFile(uintptr(client), fmt.Sprintf("sentry-%d", i)))
+	}
+
+	global := globalFlags(args.Conf)
+	gofer := child(args.Conf, append(global, "gofer", "--bundle", args.BundleDir, "--io-fds="+fdList(len(goferEnds))),
+		unix.CLONE_NEWNS|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS|unix.CLONE_NEWNET)
+	gofer.ExtraFiles = goferEnds
+	gofer.Stderr = args.Stderr // stdin and stdout are /dev/null
+	if err := gofer.Start(); err != nil {
+		return nil, fmt.Errorf("starting the gofer: %w%s", err, privilegeHint(err))
+	}
+
+	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	if args.Conf.Network != config.NetworkHost {
+		flags |= unix.CLONE_NEWNET
+	}
+	sentry := child(args.Conf, append(global, "boot", "--bundle", args.BundleDir, "--gofer-fds="+fdList(len(sentryEnds)), args.ID), flags)
+	sentry.ExtraFiles = sentryEnds
+	sentry.Stdin, sentry.Stdout, sentry.Stderr = args.Stdin, args.Stdout, args.Stderr
+	if err := sentry.Start(); err != nil {
+		gofer.Process.Kill()
+		gofer.Wait()
+		return nil, fmt.Errorf("starting the sentry: %w%s", err, privilegeHint(err))
+	}
+	return &Sandbox{gofer: gofer, sentry: sentry}, nil
+}
+
+// child returns the command for a sandbox process: runsc with args, in new
+// namespaces cloneflags, in a session of its own, killed if the caller dies.
+func child(conf *config.Config, args []string, cloneflags uintptr) *exec.Cmd {
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append([]string{"runsc"}, args...), Dir: "/"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{
+		Cloneflags: cloneflags,
+		Setsid:     true,
+		// The death signal follows the thread that forked, not the process. Go
+		// only ends a thread when a goroutine exits locked to it, which runsc's
+		// callers of Start never do.
+		Pdeathsig: unix.SIGKILL,
+	}
+	if conf.Rootless {
+		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
+		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
+		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
+		cmd.SysProcAttr.GidMappingsEnableSetgroups = false
+	}
+	return cmd
+}
+
+// privilegeHint explains the usual reason new namespaces cannot be made.
+func privilegeHint(err error) string {
+	if errors.Is(err, unix.EPERM) {
+		return " (making namespaces needs root: run as root, or pass --rootless)"
+	}
+	return ""
+}
+
+// fdList returns "3,4,...": the FD numbers n ExtraFiles get in the child.
+func fdList(n int) string {
+	fds := make([]string, n)
+	for i := range fds {
+		fds[i] = strconv.Itoa(3 + i)
+	}
+	return strings.Join(fds, ",")
+}
+
+// globalFlags returns the command line that gives a child runsc the global
+// configuration conf: every global flag, set to conf's value.
+func globalFlags(conf *config.Config) []string {
+	fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
+	var c config.Config
+	c.RegisterFlags(fs) // binds the flags to c's fields and sets the defaults...
+	c = *conf           // ...which conf's values then replace
+	var args []string
+	fs.VisitAll(func(f *flag.Flag) {
+		args = append(args, "--"+f.Name+"="+f.Value.String())
+	})
+	return args
+}
+
+// Kill kills the Sentry, and with it the container; Wait still reaps it.
+func (s *Sandbox) Kill() {
+	s.sentry.Process.Kill()
+}
+
+// SentryPid returns the host PID of the Sentry.
+func (s *Sandbox) SentryPid() int { return s.sentry.Process.Pid }
+
+// GoferPid returns the host PID of the Gofer.
+func (s *Sandbox) GoferPid() int { return s.gofer.Process.Pid }
+
+// Wait forwards each signal from sigs to the Sentry until it exits, then stops
+// the Gofer and reaps both. It returns the Sentry's wait status: the container's
+// exit code, or the signal that killed the Sentry.
+func (s *Sandbox) Wait(sigs <-chan os.Signal) (linux.WaitStatus, error) {
+	done := make(chan error, 1)
+	go func() { done <- s.sentry.Wait() }()
+	var err error
+	for waiting := true; waiting; {
+		select {
+		case sig := <-sigs:
+			// os.Process signals through a pidfd: never a recycled PID. It can
+			// only fail for a Sentry that has exited, which done is about to say.
+			s.sentry.Process.Signal(sig)
+		case err = <-done:
+			waiting = false
+		}
+	}
+	s.stopGofer()
+	var exitErr *exec.ExitError
+	if err != nil && !errors.As(err, &exitErr) {
+		return 0, fmt.Errorf("waiting for the sentry: %w", err)
+	}
+	return linux.WaitStatus(s.sentry.ProcessState.Sys().(syscall.WaitStatus)), nil
+}
+
+// stopGofer waits a while for the Gofer to end now that its clients are gone,
+// kills it if it does not, and reaps it.
+func (s *Sandbox) stopGofer() {
+	done := make(chan struct{})
+	go func() {
+		s.gofer.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(goferStopTimeout):
+		s.gofer.Process.Kill()
+		<-done
+	}
+}
+
+// ExitCode turns a wait status into the exit code a shell (and runc, and Docker)
+// reports for it: the exit status, or 128 plus the number of the killing signal.
+func ExitCode(ws linux.WaitStatus) int {
+	if ws.Signaled() {
+		return 128 + ws.Signal()
+	}
+	return ws.ExitStatus()
+}
