@@ -168,6 +168,7 @@ func (as *AddressSpace) start() error {
 		{"unmapping the stub's initial mappings", unix.SYS_MUNMAP, []uintptr{0, stubAddr}},
 		// Drop fd 4 and any non-close-on-exec fd the Sentry leaked.
 		{"closing stub fds", closeRangeSyscall, []uintptr{stubSelfFD, ^uintptr(0) >> 32, 0}},
+		{"naming the stub", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NAME, stubNameAddr, 0, 0, 0}},
 		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
 		{"installing the stub's seccomp filter", unix.SYS_SECCOMP, []uintptr{seccompSetModeFilt, 0, stubFprogAddr}},
 	}
@@ -210,7 +211,13 @@ func (as *AddressSpace) do(f func()) bool {
 		as.mu.RUnlock()
 		return false
 	}
-	as.reqs <- func() { f(); close(done) }
+	as.reqs <- func() {
+		if as.p.pin.Load() {
+			as.master.bind()
+		}
+		f()
+		close(done)
+	}
 	as.mu.RUnlock()
 	<-done
 	return true
@@ -235,6 +242,9 @@ func (as *AddressSpace) injectSyscall(nr uintptr, args ...uintptr) (uintptr, err
 		return 0, errReleased
 	}
 	if t != nil {
+		if as.p.pin.Load() {
+			t.bind()
+		}
 		return t.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, nr, args...)
 	}
 	return as.masterSyscall(nr, args...)

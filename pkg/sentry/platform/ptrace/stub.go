@@ -50,7 +50,8 @@ const (
 	offClone   = 0xa0 // "syscall; test rax,rax; jz 1f; int3; 1: pause loop"
 	offFilter  = 0xc0 // seccomp BPF program (sock_filter[filterLen])
 	offFprog   = 0x100
-	stubSize   = 0x110 // bytes of the file; the rest of the page is zero
+	offName    = 0x110 // "visor-stub\0", the stub's comm (PR_SET_NAME)
+	stubSize   = 0x120 // bytes of the file; the rest of the page is zero
 )
 
 // Addresses in the relocated stub.
@@ -61,7 +62,11 @@ const (
 	stubCloneAddr  = stubAddr + offClone
 	stubCloneEnd   = stubCloneAddr + 8 // after "syscall; test; jz; int3"
 	stubFprogAddr  = stubAddr + offFprog
+	stubNameAddr   = stubAddr + offName
 )
+
+// stubName is the stub's comm, as ps shows it.
+const stubName = "visor-stub"
 
 var (
 	// pauseLoop parks a thread: "1: mov eax, SYS_pause; syscall; jmp 1b". Threads
@@ -185,5 +190,6 @@ func buildStub() []byte {
 	// at the filter in the relocated page.
 	le.PutUint16(img[offFprog:], filterLen)
 	le.PutUint64(img[offFprog+8:], stubAddr+offFilter)
+	put(offName, []byte(stubName+"\x00"), stubSize)
 	return img
 }
