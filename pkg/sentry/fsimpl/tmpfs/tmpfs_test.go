@@ -887,6 +887,24 @@ func TestFIFO(t *testing.T) {
 	}
 	// Read-write opens never wait.
 	mustOpen(t, e, "/fifo2", linux.O_RDWR).DecRef()
+
+	// A reader that opened before any writer sees no hang-up until a writer
+	// has come and gone.
+	if err := e.VFS.MknodAt(e.Ctx, e.Creds, e.Pop("/fifo3"), &vfs.MknodOptions{Mode: linux.S_IFIFO | 0o666}); err != nil {
+		t.Fatal(err)
+	}
+	r3 := mustOpen(t, e, "/fifo3", linux.O_RDONLY|linux.O_NONBLOCK)
+	defer r3.DecRef()
+	if got := r3.Readiness(waiter.EventIn | waiter.EventHUp); got != 0 {
+		t.Errorf("readiness before any writer = %#x", got)
+	}
+	if n, err := r3.Read(e.Ctx, make([]byte, 1), vfs.ReadOptions{}); n != 0 || err != nil {
+		t.Errorf("read without writers = %d, %v; want end of file", n, err)
+	}
+	mustOpen(t, e, "/fifo3", linux.O_WRONLY).DecRef()
+	if got := r3.Readiness(waiter.EventIn | waiter.EventHUp); got != waiter.EventHUp {
+		t.Errorf("readiness after a writer left = %#x", got)
+	}
 }
 
 func BenchmarkWrite4K(b *testing.B) {
