@@ -55,6 +55,14 @@ func (c *Context) thread(as *AddressSpace) (*thread, error) {
 	}
 	t, ok := c.threads[key]
 	if !ok {
+		// Forget threads of released address spaces (a task's context outlives
+		// the address spaces of every exec), so they and their AddressSpace can
+		// be collected. Release killed and reaped them.
+		for k := range c.threads {
+			if k.as.releasedFlag.Load() {
+				delete(c.threads, k)
+			}
+		}
 		var err error
 		if t, err = as.newThread(key.tracer); err != nil {
 			return nil, err
@@ -147,7 +155,7 @@ func (c *Context) run(as *AddressSpace, t *thread, ac *arch.Context64) (*linux.S
 			// Syscall-entry stop: rip is after the syscall instruction,
 			// orig_rax is the syscall number.
 			if err := getRegs(t.tid, &ac.Regs); err != nil {
-				return nil, platform.NoAccess, fmt.Errorf("ptrace: PTRACE_GETREGS on stub thread %d: %w", t.tid, err)
+				return nil, platform.NoAccess, t.ptraceError("PTRACE_GETREGS", err)
 			}
 			return nil, platform.NoAccess, nil
 
@@ -167,7 +175,7 @@ func (c *Context) run(as *AddressSpace, t *thread, ac *arch.Context64) (*linux.S
 				continue
 			}
 			if err := getRegs(t.tid, &ac.Regs); err != nil {
-				return nil, platform.NoAccess, fmt.Errorf("ptrace: PTRACE_GETREGS on stub thread %d: %w", t.tid, err)
+				return nil, platform.NoAccess, t.ptraceError("PTRACE_GETREGS", err)
 			}
 			return nil, platform.NoAccess, platform.ErrContextInterrupt
 
@@ -176,10 +184,10 @@ func (c *Context) run(as *AddressSpace, t *thread, ac *arch.Context64) (*linux.S
 			// It is suppressed: the next resume passes no signal.
 			si := new(linux.SignalInfo)
 			if err := getSigInfo(t.tid, si); err != nil {
-				return nil, platform.NoAccess, fmt.Errorf("ptrace: PTRACE_GETSIGINFO on stub thread %d: %w", t.tid, err)
+				return nil, platform.NoAccess, t.ptraceError("PTRACE_GETSIGINFO", err)
 			}
 			if err := getRegs(t.tid, &ac.Regs); err != nil {
-				return nil, platform.NoAccess, fmt.Errorf("ptrace: PTRACE_GETREGS on stub thread %d: %w", t.tid, err)
+				return nil, platform.NoAccess, t.ptraceError("PTRACE_GETREGS", err)
 			}
 			at := platform.NoAccess
 			switch si.Signo {
@@ -264,8 +272,9 @@ func (c *Context) xthread(pas platform.AddressSpace) (*thread, error) {
 
 // GetXState returns the XSAVE area (x87, SSE, AVX, ... state; the kernel's
 // NT_X86_XSTATE regset layout) of the thread this context runs in as, as left by the
-// last Switch. buf must be large enough (4096 bytes suffices on current CPUs; the
-// CPUID leaf 0xd size is exact); the filled prefix is returned.
+// last Switch. buf must be large enough: CPUID leaf 0xd (EBX of sub-leaf 0) gives
+// the exact size, about 2.7 KiB with AVX-512 and 11 KiB with AMX; 16 KiB is ample.
+// The filled prefix is returned.
 //
 // Precondition: as Switch; not concurrently with it; a Switch in as has run.
 func (c *Context) GetXState(as platform.AddressSpace, buf []byte) ([]byte, error) {

@@ -573,6 +573,18 @@ func TestRelease(t *testing.T) {
 		t.Errorf("MapFile on a released address space succeeded")
 	}
 	as.Unmap(codeAddr, pageSize) // must not panic
+
+	// The context goes on to another address space (as after an exec) and
+	// forgets the released one's thread.
+	as2 := e.newAS(t)
+	e.write(t, codeOff+0x100, codeSyscallLoop)
+	mapFile(t, as2, codeAddr, codeOff, rx)
+	if _, _, err := c.Switch(as2, regsAt(codeAddr+0x100)); err != nil {
+		t.Fatalf("Switch in a second address space: %v", err)
+	}
+	if len(c.threads) != 1 {
+		t.Errorf("context holds %d threads, want 1", len(c.threads))
+	}
 }
 
 func TestStubDeath(t *testing.T) {
