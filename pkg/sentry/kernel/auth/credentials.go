@@ -93,25 +93,11 @@ func (c *Credentials) InGroup(kgid KGID) bool {
 	return c.FSKGID == kgid || slices.Contains(c.ExtraKGIDs, kgid)
 }
 
-// HasCapability reports whether c holds cp in its effective set, relative to its
-// own user namespace.
+// HasCapability reports whether c holds cp in its effective set. With a single user
+// namespace, that is the only question; nested namespaces will add the rule that a
+// namespace's owner holds every capability in it.
 func (c *Credentials) HasCapability(cp int) bool {
-	return c.HasCapabilityIn(cp, c.UserNamespace)
-}
-
-// HasCapabilityIn reports whether c holds cp in ns: c's effective set applies to
-// ns if ns is c's namespace or one of its descendants, and a namespace's owner
-// holds every capability in it from the parent.
-func (c *Credentials) HasCapabilityIn(cp int, ns *UserNamespace) bool {
-	for ; ns != nil; ns = ns.parent {
-		if ns == c.UserNamespace {
-			return c.EffectiveCaps.Has(cp)
-		}
-		if ns.parent == c.UserNamespace && ns.owner == c.EffectiveKUID {
-			return true
-		}
-	}
-	return false
+	return c.EffectiveCaps.Has(cp)
 }
 
 // UseUID returns the kernel ID of uid as chown(2)-style callers name it, failing

@@ -40,23 +40,10 @@ func (gid KGID) Ok() bool { return gid != NoKGID }
 // UserNamespace is a user namespace. Visor has a single, identity-mapped one for now;
 // the type exists so that credentials, files and capability checks already name the
 // namespace they are relative to.
-type UserNamespace struct {
-	// parent is nil for the root namespace.
-	parent *UserNamespace
-	// owner is the effective user that created the namespace.
-	owner KUID
-}
+type UserNamespace struct{}
 
 // NewRootUserNamespace returns a new root user namespace.
 func NewRootUserNamespace() *UserNamespace { return &UserNamespace{} }
-
-// Root returns the root of the namespace tree ns belongs to.
-func (ns *UserNamespace) Root() *UserNamespace {
-	for ns.parent != nil {
-		ns = ns.parent
-	}
-	return ns
-}
 
 // MapToKUID returns the kernel ID of uid as ns sees it, or NoKUID if it has none.
 func (ns *UserNamespace) MapToKUID(uid UID) KUID {
