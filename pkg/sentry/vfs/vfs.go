@@ -55,15 +55,16 @@ type VirtualFilesystem struct {
 	// lastMountID numbers mounts.
 	lastMountID uint64
 
-	// fsTypesMu protects fsTypes.
+	// fsTypesMu protects fsTypes. Lock order: a leaf.
 	fsTypesMu sync.RWMutex
 	fsTypes   map[string]*registeredFilesystemType
 
-	// devicesMu protects devices.
+	// devicesMu protects devices. Lock order: a leaf.
 	devicesMu sync.RWMutex
 	devices   map[deviceKey]*registeredDevice
 
-	// anonDevMinorMu protects the allocation of anonymous device numbers.
+	// anonDevMinorMu protects the allocation of anonymous device numbers. Lock
+	// order: a leaf.
 	anonDevMinorMu   sync.Mutex
 	lastAnonDevMinor uint32
 

@@ -67,7 +67,7 @@ type dentry struct {
 	pipe *pipe.Pipe
 	ino  uint64
 
-	// mu protects the metadata below.
+	// mu protects the metadata below. Lock order: a leaf.
 	mu                  sync.Mutex
 	mode                uint16
 	uid                 auth.KUID
