@@ -3,7 +3,6 @@ package cmd
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -41,8 +40,8 @@ func TestDoCleansUp(t *testing.T) {
 	requireRoot(t)
 	tmp, root := t.TempDir(), filepath.Join(t.TempDir(), "root")
 	status, stderr := runsc(t, []string{"TMPDIR=" + tmp}, "--root", root, "do", "--root-dir", tmp, "/visor-no-such-program")
-	if status == 0 || strings.Count(stderr, "\n") != 1 {
-		t.Errorf("runsc do of a missing program = %d, %q; want a failure and one line", status, stderr)
+	if status == 0 || stderr == "" {
+		t.Errorf("runsc do of a missing program = %d, %q; want a failure, and why", status, stderr)
 	}
 	checkNothingLeft(t, tmp, tmp)
 	checkNothingLeft(t, root, tmp)

