@@ -109,4 +109,3 @@ func fdPathname(t *kernel.Task, fd int32) (string, error) {
 	}
 	return name, nil
 }
-
