@@ -410,10 +410,13 @@ func (ep *Instance) ReadEvents(max int) []Event {
 	ep.readyMu.Unlock()
 
 	var events []Event
-	var requeue []*interest
+	// rest are the candidates not looked at, which stay ahead of the reported
+	// level-triggered interests in requeue, so that every ready interest gets
+	// its turn when there are more than max.
+	var rest, requeue []*interest
 	for i, epi := range candidates {
 		if len(events) >= max {
-			requeue = append(requeue, candidates[i:]...)
+			rest = candidates[i:]
 			break
 		}
 		file := epi.key.file
@@ -440,7 +443,7 @@ func (ep *Instance) ReadEvents(max int) []Event {
 			requeue = append(requeue, epi)
 		}
 	}
-	if len(requeue) > 0 {
+	if requeue = append(rest, requeue...); len(requeue) > 0 {
 		ep.readyMu.Lock()
 		for _, epi := range requeue {
 			if !epi.ready && epi.enabled {
