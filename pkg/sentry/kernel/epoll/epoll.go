@@ -181,6 +181,10 @@ func (ep *Instance) Release() {
 	}
 }
 
+// Seek implements vfs.FileDescriptionImpl.Seek: it does nothing, as Linux's
+// noop_llseek.
+func (ep *Instance) Seek(vfs.Context, int64, int32) (int64, error) { return 0, nil }
+
 // StatFS implements vfs.FileDescriptionImpl.StatFS.
 func (ep *Instance) StatFS(vfs.Context) (linux.Statfs, error) { return anonfs.StatFS(), nil }
 

@@ -79,6 +79,10 @@ func (efd *EventFileDescription) Value() uint64 {
 	return efd.val
 }
 
+// Seek implements vfs.FileDescriptionImpl.Seek: it does nothing, as Linux's
+// noop_llseek.
+func (efd *EventFileDescription) Seek(vfs.Context, int64, int32) (int64, error) { return 0, nil }
+
 // Read implements vfs.FileDescriptionImpl.Read.
 func (efd *EventFileDescription) Read(_ vfs.Context, dst []byte, _ vfs.ReadOptions) (int64, error) {
 	if len(dst) < 8 {
