@@ -643,9 +643,6 @@ func Getcwd(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr,
 
 // Chroot implements chroot(2).
 func Chroot(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	if !t.Credentials().HasCapability(linux.CAP_SYS_CHROOT) {
-		return 0, linux.EPERM
-	}
 	path, err := copyInPath(t, args[0].Pointer())
 	if err != nil {
 		return 0, err
@@ -658,6 +655,11 @@ func Chroot(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr,
 	vd, err := vfsOf(t).GetDentryAt(t, t.Credentials(), pop, &vfs.GetDentryOptions{CheckSearchable: true})
 	if err != nil {
 		return 0, err
+	}
+	// As Linux, the path is checked before the capability.
+	if !t.Credentials().HasCapability(linux.CAP_SYS_CHROOT) {
+		vd.DecRef()
+		return 0, linux.EPERM
 	}
 	t.FSContext().SetRootDirectory(vd)
 	vd.DecRef()
