@@ -66,6 +66,16 @@ func getdents(t *kernel.Task, args arch.SyscallArguments, old bool) (uintptr, er
 		return 0, err
 	}
 	defer f.DecRef()
+	if isOPath(f) {
+		return 0, linux.EBADF
+	}
+	if f.Dentry().IsDead() {
+		// iterate_dir refuses a removed directory (IS_DEADDIR).
+		st, err := f.Stat(t, vfs.StatOptions{Mask: linux.STATX_TYPE})
+		if err == nil && st.Mode&linux.S_IFMT == linux.S_IFDIR {
+			return 0, linux.ENOENT
+		}
+	}
 	addr, count := args[1].Pointer(), int(min(args[2].Uint(), linux.MAX_RW_COUNT))
 	// Any entry fits in ioChunk bytes, so a larger buffer is filled in part.
 	b := &direntBuffer{size: min(count, ioChunk), old: old}
