@@ -11,6 +11,7 @@ import (
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 	"visor.dev/visor/pkg/sentry/vfs"
 	"visor.dev/visor/pkg/sentry/vfs/lock"
+	"visor.dev/visor/pkg/waiter"
 )
 
 // copyInPath reads a path argument: ENAMETOOLONG if it has PATH_MAX bytes or more.
@@ -439,14 +440,16 @@ func lockWait(t *kernel.Task) lock.Wait {
 	}
 }
 
-// fdTableHolds reports whether fdt still has a descriptor of the file key.
-func fdTableHolds(t *kernel.Task, fdt *kernel.FDTable, key lock.Key) bool {
+// fdTableHolds reports whether fdt still has a descriptor of the file key. It
+// runs on whichever task looks at the lock, so it stats with ctx, not a task.
+func fdTableHolds(ctx vfs.Context, fdt *kernel.FDTable, key lock.Key) bool {
 	for _, fd := range fdt.FDs() {
 		f, _ := fdt.Get(fd)
 		if f == nil {
 			continue
 		}
-		k, err := fileKey(t, f)
+		st, err := f.Stat(ctx, vfs.StatOptions{Mask: linux.STATX_INO})
+		k := lock.Key{DevMajor: st.DevMajor, DevMinor: st.DevMinor, Ino: st.Ino}
 		f.DecRef()
 		if err == nil && k == key {
 			return true
@@ -516,7 +519,8 @@ func fcntlLock(t *kernel.Task, f *vfs.FileDescription, cmd int32, addr uintptr) 
 		owner = lock.Owner{ID: f, PID: -1, Alive: fileAlive(f)}
 	} else {
 		fdt := t.FDTable()
-		owner = lock.Owner{ID: fdt, PID: int32(t.ThreadGroupID()), Alive: func() bool { return fdTableHolds(t, fdt, key) }}
+		ctx := vfs.NewContext(t.Credentials(), waiter.UninterruptibleBlocker{})
+		owner = lock.Owner{ID: fdt, PID: int32(t.ThreadGroupID()), Alive: func() bool { return fdTableHolds(ctx, fdt, key) }}
 	}
 	switch cmd {
 	case linux.F_GETLK, linux.F_OFD_GETLK:
