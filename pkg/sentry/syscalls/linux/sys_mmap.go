@@ -122,9 +122,6 @@ func Mmap(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, e
 		return 0, err
 	}
 	if a.needFile {
-		if !a.opts.Private && a.opts.Perms.Write && f.StatusFlags()&linux.O_APPEND != 0 {
-			return 0, linux.EACCES
-		}
 		if err := f.ConfigureMMap(t, &a.opts); err != nil {
 			return 0, err
 		}
