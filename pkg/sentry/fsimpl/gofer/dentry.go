@@ -154,8 +154,9 @@ const maxNegativeEntries = 1000
 func (fs *filesystem) getInode(in lisafs.Inode) *inode {
 	key := keyOf(&in.Stat)
 	fs.inodeMu.Lock()
-	if i, ok := fs.inodes[key]; ok {
-		i.refs.Add(1)
+	// An inode whose last dentry is going is being released: a new one
+	// replaces it.
+	if i, ok := fs.inodes[key]; ok && i.tryIncRef() {
 		fs.inodeMu.Unlock()
 		// A failure to close a duplicate only leaks an FD ID on the Gofer,
 		// which the connection's end reclaims.
@@ -179,6 +180,19 @@ func (fs *filesystem) getInode(in lisafs.Inode) *inode {
 	fs.inodes[key] = i
 	fs.inodeMu.Unlock()
 	return i
+}
+
+// tryIncRef takes a reference on i unless it has none left.
+func (i *inode) tryIncRef() bool {
+	for {
+		r := i.refs.Load()
+		if r <= 0 {
+			return false
+		}
+		if i.refs.CompareAndSwap(r, r+1) {
+			return true
+		}
+	}
 }
 
 func (i *inode) decRef() {
