@@ -11,23 +11,38 @@ import (
 // took: the walk holds no lock across steps that would keep a dentry from being
 // removed (and released) by a concurrent unlink, so it keeps them alive itself. The
 // references are dropped once the operation has released its locks.
-type held []*dentry
+type held struct {
+	// Most walks are short: their dentries fit inline, without allocating.
+	inline [8]*dentry
+	n      int
+	more   []*dentry
+}
 
 // add takes a reference on d, to be dropped by release.
 func (h *held) add(d *dentry) *dentry {
 	d.IncRef()
-	*h = append(*h, d)
+	h.dropLater(d)
 	return d
 }
 
 // dropLater hands a reference the caller owns over to release.
-func (h *held) dropLater(d *dentry) { *h = append(*h, d) }
+func (h *held) dropLater(d *dentry) {
+	if h.n < len(h.inline) {
+		h.inline[h.n] = d
+		h.n++
+		return
+	}
+	h.more = append(h.more, d)
+}
 
 func (h *held) release() {
-	for _, d := range *h {
+	for _, d := range h.inline[:h.n] {
 		d.DecRef()
 	}
-	*h = nil
+	for _, d := range h.more {
+		d.DecRef()
+	}
+	*h = held{}
 }
 
 // lookupLocked returns the child name of the directory parent, asking the Gofer when

@@ -301,3 +301,15 @@ func (d *dentry) stat(ctx vfs.Context) (linux.Statx, error) {
 
 // isOverlayXattr reports whether name is one of the overlay's own xattrs.
 func isOverlayXattr(name string) bool { return strings.HasPrefix(name, overlayXattrPrefix) }
+
+// TopLayer returns the layer file behind the overlay dentry d: the upper one if the
+// file was copied up or made through the overlay, else the lower one; ok is false if
+// d is not an overlay dentry. The socket layer uses it to find the endpoint a unix
+// socket file bound through the overlay keeps in its layer (tmpfs.BoundEndpoint).
+func TopLayer(d *vfs.Dentry) (vd vfs.VirtualDentry, ok bool) {
+	od, ok := d.Impl().(*dentry)
+	if !ok {
+		return vfs.VirtualDentry{}, false
+	}
+	return od.topVD(), true
+}

@@ -8,23 +8,38 @@ import (
 
 // held is the dentries a path operation walked through, each with a reference it
 // took, dropped once the operation has released its locks (see gofer's).
-type held []*dentry
+type held struct {
+	// Most walks are short: their dentries fit inline, without allocating.
+	inline [8]*dentry
+	n      int
+	more   []*dentry
+}
 
 // add takes a reference on d, to be dropped by release.
 func (h *held) add(d *dentry) *dentry {
 	d.IncRef()
-	*h = append(*h, d)
+	h.dropLater(d)
 	return d
 }
 
 // dropLater hands a reference the caller owns over to release.
-func (h *held) dropLater(d *dentry) { *h = append(*h, d) }
+func (h *held) dropLater(d *dentry) {
+	if h.n < len(h.inline) {
+		h.inline[h.n] = d
+		h.n++
+		return
+	}
+	h.more = append(h.more, d)
+}
 
 func (h *held) release() {
-	for _, d := range *h {
+	for _, d := range h.inline[:h.n] {
 		d.DecRef()
 	}
-	*h = nil
+	for _, d := range h.more {
+		d.DecRef()
+	}
+	*h = held{}
 }
 
 // getChild is lookupLocked with its own locking, returning the child with a reference
