@@ -583,6 +583,21 @@ func TestReaderFollowsCopyUp(t *testing.T) {
 	if st, err := r.Stat(e.Ctx, vfs.StatOptions{}); err != nil || st.Mode != linux.S_IFREG|0o600 {
 		t.Errorf("fstat: %#o, %v", st.Mode, err)
 	}
+	// F_SETFL(O_APPEND) on the overlay's description reaches the layer's.
+	a, err := e.Open("/f", linux.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.DecRef()
+	if err := a.SetStatusFlags(e.Ctx, e.Creds, linux.O_APPEND); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PWrite(e.Ctx, []byte("+"), 0, vfs.WriteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.expect("/f", "ABCDEFGHIJ+"); err != nil {
+		t.Error(err)
+	}
 }
 
 func TestPermissions(t *testing.T) {
