@@ -233,6 +233,10 @@ func fileKey(t *kernel.Task, f *vfs.FileDescription) (lock.Key, error) {
 // closeFile drops a file t's table no longer holds: the process's POSIX locks on
 // the file go with it, as filp_close does.
 func closeFile(t *kernel.Task, f *vfs.FileDescription) {
+	if fileLocks.Empty() {
+		f.DecRef()
+		return
+	}
 	if key, err := fileKey(t, f); err == nil {
 		fileLocks.UnlockAllPOSIX(key, t.FDTable())
 		f.DecRef()

@@ -14,6 +14,7 @@ package lock
 import (
 	"math"
 	"sync"
+	"sync/atomic"
 
 	"visor.dev/visor/pkg/abi/linux"
 )
@@ -72,6 +73,10 @@ type Wait func(ch <-chan struct{}) error
 
 // Table holds the locks of every file.
 type Table struct {
+	// nfiles is len(files), readable without mu: closing a file skips the
+	// table while no file is locked.
+	nfiles atomic.Int64
+
 	mu    sync.Mutex
 	files map[Key]*fileLocks
 	// waitingFor maps the ID of a POSIX owner blocked in a lock operation to the
@@ -98,17 +103,27 @@ func (tb *Table) fileLocked(key Key) *fileLocks {
 	if fl == nil {
 		fl = &fileLocks{flocks: make(map[any]Record), changed: make(chan struct{})}
 		tb.files[key] = fl
+		tb.nfiles.Add(1)
 	}
 	return fl
 }
+
+// forgetLocked drops key's entry if it holds no locks.
+func (tb *Table) forgetLocked(key Key, fl *fileLocks) {
+	if len(fl.posix) == 0 && len(fl.flocks) == 0 && tb.files[key] == fl {
+		delete(tb.files, key)
+		tb.nfiles.Add(-1)
+	}
+}
+
+// Empty reports whether no file has locks (or waiters), without locking.
+func (tb *Table) Empty() bool { return tb.nfiles.Load() == 0 }
 
 // notifyLocked wakes the waiters on fl and forgets fl if it holds no locks.
 func (tb *Table) notifyLocked(key Key, fl *fileLocks) {
 	close(fl.changed)
 	fl.changed = make(chan struct{})
-	if len(fl.posix) == 0 && len(fl.flocks) == 0 {
-		delete(tb.files, key)
-	}
+	tb.forgetLocked(key, fl)
 }
 
 // reapLocked drops the locks of owners that are gone, reporting whether it did.
@@ -193,8 +208,8 @@ func (tb *Table) LockPOSIX(key Key, owner Owner, typ Type, rng Range, wait Wait,
 		if typ == Unlock {
 			if fl.setPOSIXLocked(owner, typ, rng) {
 				tb.notifyLocked(key, fl)
-			} else if len(fl.posix) == 0 && len(fl.flocks) == 0 {
-				delete(tb.files, key)
+			} else {
+				tb.forgetLocked(key, fl)
 			}
 			return nil
 		}
@@ -205,12 +220,11 @@ func (tb *Table) LockPOSIX(key Key, owner Owner, typ Type, rng Range, wait Wait,
 			return nil
 		}
 		if wait == nil {
-			if len(fl.posix) == 0 && len(fl.flocks) == 0 {
-				delete(tb.files, key)
-			}
+			tb.forgetLocked(key, fl)
 			return linux.EAGAIN
 		}
 		if detectDeadlock && tb.wouldDeadlockLocked(owner.ID, other.Owner.ID) {
+			tb.forgetLocked(key, fl)
 			return linux.EDEADLK
 		}
 		ch := fl.changed
@@ -224,6 +238,9 @@ func (tb *Table) LockPOSIX(key Key, owner Owner, typ Type, rng Range, wait Wait,
 			delete(tb.waitingFor, owner.ID)
 		}
 		if err != nil {
+			if fl := tb.files[key]; fl != nil {
+				tb.forgetLocked(key, fl)
+			}
 			return err
 		}
 	}
@@ -325,9 +342,7 @@ func (tb *Table) Flock(key Key, owner Owner, typ Type, wait Wait) error {
 		fl = tb.fileLocked(key)
 	}
 	if typ == Unlock {
-		if len(fl.posix) == 0 && len(fl.flocks) == 0 {
-			delete(tb.files, key)
-		}
+		tb.forgetLocked(key, fl)
 		return nil
 	}
 	for {
@@ -350,9 +365,8 @@ func (tb *Table) Flock(key Key, owner Owner, typ Type, wait Wait) error {
 		err := wait(ch)
 		tb.mu.Lock()
 		if err != nil {
-			fl = tb.files[key]
-			if fl != nil && len(fl.posix) == 0 && len(fl.flocks) == 0 {
-				delete(tb.files, key)
+			if fl = tb.files[key]; fl != nil {
+				tb.forgetLocked(key, fl)
 			}
 			return err
 		}

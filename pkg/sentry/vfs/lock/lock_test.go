@@ -199,3 +199,23 @@ func TestFlock(t *testing.T) {
 		t.Errorf("exclusive after unlock: %v", err)
 	}
 }
+
+func TestEmptyTracksLockedFiles(t *testing.T) {
+	tb := NewTable()
+	if !tb.Empty() {
+		t.Fatal("new table is not empty")
+	}
+	_ = tb.LockPOSIX(key, owner("a"), Write, Range{0, 1}, nil, true)
+	_ = tb.Flock(Key{Ino: 7}, owner("a"), Read, nil)
+	if tb.Empty() {
+		t.Fatal("table with locks is empty")
+	}
+	// A failed attempt leaves nothing behind.
+	_ = tb.LockPOSIX(Key{Ino: 8}, owner("b"), Unlock, Range{0, 1}, nil, true)
+	_ = tb.Flock(Key{Ino: 9}, owner("b"), Unlock, nil)
+	tb.UnlockAllPOSIX(key, "a")
+	_ = tb.Flock(Key{Ino: 7}, owner("a"), Unlock, nil)
+	if !tb.Empty() || len(tb.files) != 0 {
+		t.Errorf("after unlocking everything: Empty %v, %d entries", tb.Empty(), len(tb.files))
+	}
+}
