@@ -293,7 +293,13 @@ TEST(ProcPidStatusTest, ThreadsAndTaskDirectory) {
   EXPECT_FALSE(comm.empty());
   wfd.reset();
   ASSERT_EQ(pthread_join(thread, nullptr), 0);
-  ASSERT_NO_FATAL_FAILURE(ReadFile("/proc/self/status", &s));
+  // pthread_join returns once the thread's TID is cleared, which the kernel does
+  // on the thread's way out, a moment before it leaves the process.
+  for (int i = 0; i < 100; i++) {
+    ASSERT_NO_FATAL_FAILURE(ReadFile("/proc/self/status", &s));
+    if (atoi(Field(s, "Threads").c_str()) == before) break;
+    usleep(10 * 1000);
+  }
   EXPECT_EQ(atoi(Field(s, "Threads").c_str()), before);
 }
 
