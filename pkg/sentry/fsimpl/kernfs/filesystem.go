@@ -177,6 +177,9 @@ func (fs *Filesystem) OpenAt(ctx vfs.Context, rp *vfs.ResolvingPath, opts vfs.Op
 	if err != nil {
 		return nil, err
 	}
+	if opts.Flags&linux.O_CREAT != 0 && d.isDir() {
+		return nil, linux.EISDIR
+	}
 	return d.open(ctx, rp, &opts)
 }
 

@@ -447,6 +447,10 @@ func TestNamesCannotBeMade(t *testing.T) {
 			_, err := e.vfs.OpenAt(e.task, creds, e.pop("/proc/new", true), &vfs.OpenOptions{Flags: linux.O_CREAT | linux.O_WRONLY, Mode: 0o644})
 			return err
 		}, linux.ENOENT},
+		{"creat existing dir", func() error {
+			_, err := e.vfs.OpenAt(e.task, creds, e.pop("/proc/self", true), &vfs.OpenOptions{Flags: linux.O_CREAT | linux.O_RDONLY})
+			return err
+		}, linux.EISDIR},
 		{"unlink", func() error { return e.vfs.UnlinkAt(e.task, creds, e.pop("/proc/cpuinfo", false)) }, linux.EPERM},
 		{"rmdir", func() error { return e.vfs.RmdirAt(e.task, creds, e.pop("/proc/sys", false)) }, linux.EPERM},
 		{"missing pid", func() error { _, err := e.open("/proc/99999/stat", linux.O_RDONLY); return err }, linux.ENOENT},
