@@ -385,7 +385,9 @@ TEST(SignalTest, SaRestartRestartsBlockingPipeRead) {
   EXPECT_THAT(read(rfd.get(), &c, 1), SyscallSucceedsWithValue(1));
   EXPECT_EQ(c, 'r');
   ASSERT_EQ(pthread_join(t, nullptr), 0);
-  EXPECT_EQ(usr1_count.load(), 5);
+  // Signals sent while one is still pending coalesce, so 1 to 5 handler runs.
+  EXPECT_GE(usr1_count.load(), 1);
+  EXPECT_LE(usr1_count.load(), 5);
 }
 
 TEST(SignalTest, WithoutSaRestartBlockingReadFailsWithEINTR) {
