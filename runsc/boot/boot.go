@@ -5,10 +5,23 @@
 package boot
 
 import (
-	"errors"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"os/signal"
+	"sync"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/kernel"
+	"visor.dev/visor/pkg/sentry/pgalloc"
+	"visor.dev/visor/pkg/sentry/platform/ptrace"
+	sys "visor.dev/visor/pkg/sentry/syscalls/linux"
+	"visor.dev/visor/pkg/sentry/strace"
+	"visor.dev/visor/pkg/sentry/vfs"
+	"visor.dev/visor/pkg/syscallinfo"
 	"visor.dev/visor/runsc/config"
 )
 
@@ -23,9 +36,105 @@ type Args struct {
 	GoferFDs []int
 	// Stdio are the host FDs of the application's stdin, stdout and stderr.
 	Stdio [3]int
+	// Log receives the Sentry's own messages (debug log, unsupported syscalls);
+	// nil discards them.
+	Log io.Writer
 }
 
 // Run runs the container to completion and returns its first process's status.
 func Run(args Args) (linux.WaitStatus, error) {
-	return 0, errors.New("boot: the Sentry cannot run programs yet")
+	logw := args.Log
+	if logw == nil {
+		logw = io.Discard
+	}
+	logger := log.New(logw, "sentry: ", log.LstdFlags|log.Lmicroseconds)
+
+	mf, err := pgalloc.NewMemoryFile(pgalloc.Options{})
+	if err != nil {
+		return 0, fmt.Errorf("creating the memory file: %w", err)
+	}
+	defer mf.Destroy()
+	p, err := ptrace.New(mf.File())
+	if err != nil {
+		return 0, fmt.Errorf("starting the ptrace platform: %w", err)
+	}
+	defer p.Release()
+
+	v := vfs.New()
+	kcfg := kernel.Config{
+		Platform:    p,
+		MemoryFile:  mf,
+		VFS:         v,
+		Syscalls:    sys.AMD64(),
+		Unsupported: newUnsupportedLogger(logger),
+		Hostname:    args.Spec.Hostname,
+		Logf:        logger.Printf,
+	}
+	if args.Conf != nil && args.Conf.Strace {
+		kcfg.Strace = strace.New(logw, syscallinfo.AMD64())
+	}
+	k, err := kernel.New(kcfg)
+	if err != nil {
+		return 0, err
+	}
+	mounts, err := newMounts(args, v, k)
+	if err != nil {
+		return 0, err
+	}
+	defer mounts.release()
+
+	fdt, err := mounts.stdioTable(args.Stdio)
+	if err != nil {
+		return 0, err
+	}
+	pargs, err := processArgs(args.Spec, mounts, fdt)
+	if err != nil {
+		fdt.DecRef()
+		return 0, err
+	}
+	if _, err := k.CreateProcess(*pargs); err != nil {
+		return 0, fmt.Errorf("starting %q: %w", args.Spec.Process.Args[0], err)
+	}
+
+	// Signals sent to the Sentry (runsc kill, Ctrl-C on runsc run) go to the
+	// container's init, as they would to a container's PID 1.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGUSR1, unix.SIGUSR2)
+	defer signal.Stop(sigs)
+	go func() {
+		for s := range sigs {
+			if init := k.RootPIDNamespace().TaskWithID(1); init != nil {
+				init.ThreadGroup().SendSignal(&linux.SignalInfo{Signo: int32(s.(unix.Signal)), Code: linux.SI_USER})
+			}
+		}
+	}()
+	return k.WaitExited(), nil
+}
+
+// unsupportedLogger logs each unsupported system call once, with its name, and
+// counts every call.
+type unsupportedLogger struct {
+	log    *log.Logger
+	mu     sync.Mutex
+	counts map[uintptr]int
+}
+
+func newUnsupportedLogger(l *log.Logger) *unsupportedLogger {
+	return &unsupportedLogger{log: l, counts: make(map[uintptr]int)}
+}
+
+// ReportUnsupportedSyscall implements kernel.UnsupportedSyscallReporter.
+func (u *unsupportedLogger) ReportUnsupportedSyscall(t *kernel.Task, ev kernel.UnsupportedSyscall) {
+	u.mu.Lock()
+	u.counts[ev.Sysno]++
+	first := u.counts[ev.Sysno] == 1
+	u.mu.Unlock()
+	if !first {
+		return
+	}
+	name := ev.Name
+	if name == "" {
+		name = fmt.Sprintf("syscall %d", ev.Sysno)
+	}
+	u.log.Printf("unsupported syscall %s (%d) called by %q (pid %d); see `runsc help syscalls`", name, ev.Sysno, t.Name(), t.ThreadGroupID())
 }

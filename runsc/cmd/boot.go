@@ -60,12 +60,18 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	if want := len(specutils.GoferMounts(spec, b.bundle)); len(b.goferFDs) != want {
 		return failure(b.Stderr, name, fmt.Errorf("%d gofer FDs for %d served mounts", len(b.goferFDs), want))
 	}
+	logw, err := openDebugLog(conf, f.Arg(0), "boot", b.Stderr)
+	if err != nil {
+		return failure(b.Stderr, name, err)
+	}
+	defer logw.Close()
 	ws, err := boot.Run(boot.Args{
 		Spec:      spec,
 		BundleDir: b.bundle,
 		Conf:      conf,
 		GoferFDs:  b.goferFDs,
 		Stdio:     [3]int{0, 1, 2},
+		Log:       logw,
 	})
 	if err != nil {
 		return failure(b.Stderr, name, err)

@@ -79,10 +79,9 @@ func (t *Task) Exec(filename string, argv, envv []string) error {
 
 	ts := t.k.tasks
 	ts.mu.Lock()
-	sh := t.tg.signalHandlers
-	sh.mu.Lock()
-	t.tg.signalHandlers = sh.resetForExec()
-	sh.mu.Unlock()
+	// resetForExec takes the old table's lock itself; the new table is only
+	// reachable once published under ts.mu.
+	t.tg.signalHandlers = t.tg.signalHandlers.resetForExec()
 	t.signalStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 	if t.vforkDone != nil {
 		close(t.vforkDone)
