@@ -6,6 +6,8 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"visor.dev/visor/pkg/lisafs"
 	"visor.dev/visor/pkg/sentry/fsimpl/gofer"
+	"visor.dev/visor/pkg/sentry/fsimpl/overlay"
+	"visor.dev/visor/pkg/sentry/fsimpl/tmpfs"
 	"visor.dev/visor/pkg/sentry/vfs"
 )
 
@@ -31,17 +33,45 @@ func goferMountOptions(c *lisafs.Client, readOnly bool) *vfs.MountOptions {
 	}
 }
 
-// mountRoot makes the mount namespace whose root is the container's rootfs.
+// mountRoot makes the mount namespace whose root is the container's rootfs. Unless
+// the spec asks for a read-only root, the Gofer-served tree is the read-only lower
+// layer of an overlay whose upper layer is a tmpfs: the container can write
+// anywhere, and its writes never reach the host's copy of the rootfs.
 func (m *mounts) mountRoot(spec *specs.Spec) (vfs.VirtualDentry, error) {
 	if err := m.vfs.RegisterFilesystemType(gofer.Name, gofer.FilesystemType{}, &vfs.RegisterFilesystemTypeOptions{}); err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	if err := m.vfs.RegisterFilesystemType(overlay.Name, overlay.FilesystemType{}, &vfs.RegisterFilesystemTypeOptions{AllowUserList: true}); err != nil {
 		return vfs.VirtualDentry{}, err
 	}
 	c, err := m.goferClient()
 	if err != nil {
 		return vfs.VirtualDentry{}, err
 	}
-	readOnly := spec.Root != nil && spec.Root.Readonly
-	mntns, err := m.vfs.NewMountNamespace(m.ctx, m.creds, "rootfs", gofer.Name, goferMountOptions(c, readOnly))
+	if spec.Root != nil && spec.Root.Readonly {
+		mntns, err := m.vfs.NewMountNamespace(m.ctx, m.creds, "rootfs", gofer.Name, goferMountOptions(c, true))
+		if err != nil {
+			return vfs.VirtualDentry{}, err
+		}
+		return mntns.Root(), nil
+	}
+	lower, err := m.vfs.MountDisconnected(m.ctx, m.creds, "rootfs", gofer.Name, goferMountOptions(c, true))
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	defer lower.DecRef()
+	upper, err := m.vfs.MountDisconnected(m.ctx, m.creds, "overlay-upper", tmpfs.Name, &vfs.MountOptions{InternalMount: true})
+	if err != nil {
+		return vfs.VirtualDentry{}, err
+	}
+	defer upper.DecRef()
+	mntns, err := m.vfs.NewMountNamespace(m.ctx, m.creds, "rootfs", overlay.Name, &vfs.MountOptions{
+		InternalMount: true,
+		GetFilesystemOptions: vfs.GetFilesystemOptions{InternalData: &overlay.FilesystemOpts{
+			Lower: vfs.MakeVirtualDentry(lower, lower.Root()),
+			Upper: vfs.MakeVirtualDentry(upper, upper.Root()),
+		}},
+	})
 	if err != nil {
 		return vfs.VirtualDentry{}, err
 	}
