@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"sync"
@@ -144,6 +145,13 @@ func checkOwnMountNamespace() error {
 // detaches everything else. Served files stay reachable through the FDs already
 // open; no host path resolves any more.
 func pivotToEmptyRoot(dir string) error {
+	if filepath.Clean(dir) == "/" {
+		// A mount over "/" does not move the process's root, so pivot_root would
+		// find "." still the old root (runsc do serves the host's /). Any other
+		// directory does; /proc exists everywhere, and fsgofer holds its own FD of
+		// /proc/self/fd already.
+		dir = "/proc"
+	}
 	if err := unix.Mount("visor-gofer", dir, "tmpfs", unix.MS_RDONLY|unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC,
 		"mode=0555"); err != nil {
 		return fmt.Errorf("mounting the gofer's empty root: %w", err)
