@@ -68,7 +68,8 @@ type Kernel struct {
 
 	totalMemory uint64
 
-	// bootTime is when the kernel started, for uptime and CLOCK_BOOTTIME.
+	// bootTime is when the host booted, by the wall clock: CLOCK_MONOTONIC,
+	// CLOCK_BOOTTIME and uptime count from it.
 	bootTime time.Time
 
 	// utsMu guards the UTS names (sethostname changes them).
@@ -111,6 +112,13 @@ func New(cfg Config) (*Kernel, error) {
 		}
 		totalMemory = si.Totalram * uint64(si.Unit)
 	}
+	// The sandbox's monotonic and boot clocks count from the host's boot: programs
+	// subtract seconds from CLOCK_MONOTONIC and expect a valid time, as on any
+	// machine that has been up for a while.
+	var sinceBoot unix.Timespec
+	if err := unix.ClockGettime(unix.CLOCK_BOOTTIME, &sinceBoot); err != nil {
+		return nil, fmt.Errorf("kernel: reading the host's boot time: %w", err)
+	}
 	return &Kernel{
 		totalMemory: totalMemory,
 		platform:    cfg.Platform,
@@ -122,7 +130,7 @@ func New(cfg Config) (*Kernel, error) {
 		logger:      logger,
 		tasks:       newTaskSet(),
 		futexes:     newFutexManager(),
-		bootTime:    time.Now(),
+		bootTime:    time.Now().Add(-time.Duration(sinceBoot.Nano())),
 		hostname:    hostname,
 		domainname:  domainname,
 		initExit:    make(chan struct{}),
@@ -150,7 +158,7 @@ func (k *Kernel) Futexes() *FutexManager { return k.futexes }
 // RootPIDNamespace returns the sandbox's PID namespace.
 func (k *Kernel) RootPIDNamespace() *PIDNamespace { return k.tasks.root }
 
-// BootTime returns when the kernel started.
+// BootTime returns when the sandbox's clocks started: the host's boot.
 func (k *Kernel) BootTime() time.Time { return k.bootTime }
 
 // UTSNames returns the host and domain names.

@@ -73,6 +73,9 @@ type Task struct {
 	startTime time.Time
 	userTime  atomic.Int64 // nanoseconds in application code
 	sysTime   atomic.Int64 // nanoseconds in the Sentry
+	// blockedNs is time spent blocked in the current syscall, which is not CPU
+	// time; owned by the task goroutine.
+	blockedNs int64
 }
 
 // taskImage is the part of a task that execve replaces.

@@ -26,6 +26,7 @@ const (
 //
 // Preconditions: called by the task goroutine.
 func (t *Task) Block(ch <-chan struct{}) error {
+	defer t.accountBlocked(time.Now())
 	select {
 	case <-ch:
 		return nil
@@ -33,6 +34,9 @@ func (t *Task) Block(ch <-chan struct{}) error {
 		return ErrInterrupted
 	}
 }
+
+// accountBlocked records time spent blocked since start, which is not CPU time.
+func (t *Task) accountBlocked(start time.Time) { t.blockedNs += int64(time.Since(start)) }
 
 // BlockWithTimeout is Block for at most d; it returns linux.ETIMEDOUT and no time
 // left when the time runs out, else the time that was left.
@@ -47,7 +51,9 @@ func (t *Task) BlockWithTimeout(ch <-chan struct{}, d time.Duration) (time.Durat
 			return 0, linux.ETIMEDOUT
 		}
 	}
-	deadline := time.Now().Add(d)
+	start := time.Now()
+	defer t.accountBlocked(start)
+	deadline := start.Add(d)
 	timer := time.NewTimer(d)
 	defer timer.Stop()
 	select {

@@ -49,7 +49,8 @@ func (t *Task) run() {
 			t.k.logf("task %d: platform failed: %v", t.ThreadID(), err)
 			t.killGroup(linux.WaitStatusSignal(linux.SIGKILL, false))
 		}
-		t.sysTime.Add(int64(time.Since(left)))
+		t.sysTime.Add(int64(time.Since(left)) - t.blockedNs)
+		t.blockedNs = 0
 	}
 }
 

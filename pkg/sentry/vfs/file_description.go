@@ -56,8 +56,9 @@ const fasyncFlag = 0o20000
 // caller.
 func (fd *FileDescription) Init(impl FileDescriptionImpl, flags uint32, mnt *Mount, d *Dentry, opts *FileDescriptionOptions) {
 	fd.refs.Store(1)
-	// Creation flags are forgotten; O_LARGEFILE is implied on 64-bit.
-	fd.statusFlags.Store(flags&^(linux.O_CREAT|linux.O_EXCL|linux.O_NOCTTY|linux.O_TRUNC|linux.O_CLOEXEC) | linux.O_LARGEFILE)
+	// Creation flags are forgotten. O_LARGEFILE is open(2)'s to add (on 64-bit it
+	// always does); files made otherwise (pipes, eventfds) report without it.
+	fd.statusFlags.Store(flags &^ (linux.O_CREAT | linux.O_EXCL | linux.O_NOCTTY | linux.O_TRUNC | linux.O_CLOEXEC))
 	fd.vd = VirtualDentry{mount: mnt, dentry: d}
 	fd.vd.IncRef()
 	fd.opts = *opts

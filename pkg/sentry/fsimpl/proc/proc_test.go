@@ -359,7 +359,7 @@ func TestTaskFiles(t *testing.T) {
 		{"/proc/self/statm", "1 1 0 0 0 0 0\n"}, // the page of argv is resident
 		{"/proc/self/oom_score_adj", "0\n"},
 		{"/proc/self/uid_map", "         0          0 4294967295\n"},
-		{"/proc/self/fdinfo/1", fmt.Sprintf("pos:\t0\nflags:\t0%o\nmnt_id:\t%s\nino:\t%s\n", linux.O_WRONLY|linux.O_LARGEFILE|linux.O_CLOEXEC,
+		{"/proc/self/fdinfo/1", fmt.Sprintf("pos:\t0\nflags:\t0%o\nmnt_id:\t%s\nino:\t%s\n", linux.O_WRONLY|linux.O_CLOEXEC,
 			statusField(t, e.read("/proc/self/fdinfo/1"), "mnt_id"), statusField(t, e.read("/proc/self/fdinfo/1"), "ino"))},
 	} {
 		if got := e.read(tc.path); got != tc.want {
