@@ -3,22 +3,20 @@ package main
 import (
 	"errors"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"visor.dev/visor/pkg/testutil/runscbin"
 )
 
 // TestBinary builds runsc the way a release does and checks what only the binary
 // shows: the version set with -ldflags, and exit statuses.
 func TestBinary(t *testing.T) {
-	goTool, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build runsc with")
-	}
-	bin := filepath.Join(t.TempDir(), "runsc")
-	build := exec.Command(goTool, "build", "-o", bin,
-		"-ldflags", "-X visor.dev/visor/runsc/version.version=9.8.7-test", ".")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	// Under Bazel, runsc_release_test_binary is built with the same version.
+	bin, err := runscbin.Path(t.TempDir(), "-ldflags", "-X visor.dev/visor/runsc/version.version=9.8.7-test")
+	if errors.Is(err, runscbin.ErrNoGoTool) {
+		t.Skip(err)
+	} else if err != nil {
+		t.Fatal(err)
 	}
 
 	for _, tc := range []struct {

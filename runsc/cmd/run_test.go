@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"visor.dev/visor/pkg/testutil/runscbin"
 	"visor.dev/visor/runsc/container"
 )
 
@@ -20,6 +21,7 @@ import (
 var (
 	buildOnce sync.Once
 	binDir    string
+	binPath   string
 	buildErr  error
 )
 
@@ -31,22 +33,20 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// runscBinary returns the path of a runsc built from this tree.
+// runscBinary returns the path of a runsc built from this tree (under Bazel,
+// the //runsc the BUILD rule hands the test).
 func runscBinary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
 		if binDir, buildErr = os.MkdirTemp("", "runsc-cmd-test-"); buildErr != nil {
 			return
 		}
-		out, err := exec.Command("go", "build", "-o", binDir, "visor.dev/visor/runsc").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
+		binPath, buildErr = runscbin.Path(binDir)
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return filepath.Join(binDir, "runsc")
+	return binPath
 }
 
 // requireRoot skips tests that make namespaces without --rootless.

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"visor.dev/visor/pkg/testutil/runscbin"
 )
 
 // workDir holds what the tests share: the runsc binary and, for the Sentry
@@ -32,14 +33,18 @@ func run(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(workDir)
-	if out, err := exec.Command("go", "build", "-o", runscPath(), "visor.dev/visor/runsc").CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "go build runsc: %v\n%s", err, out)
+	// Under Bazel, the //runsc the BUILD rule hands the test.
+	if runscBin, err = runscbin.Path(workDir); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	return m.Run()
 }
 
-func runscPath() string { return filepath.Join(workDir, "runsc") }
+// runscBin is the runsc binary the tests run.
+var runscBin string
+
+func runscPath() string { return runscBin }
 
 // runTimeout bounds every runsc run: a hung sandbox fails its test instead of
 // the whole run. Killing runsc kills the sandbox too (PR_SET_PDEATHSIG).

@@ -271,3 +271,16 @@ func inputKey(settings, files []string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// buildRunsc builds runsc from the tree into the cache directory, for
+// --mode=runsc without --runsc, and returns its path. go build does its own
+// caching.
+func (b *builder) buildRunsc(ctx context.Context) (string, error) {
+	bin := filepath.Join(b.cacheDir, "runsc")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./runsc")
+	cmd.Dir = b.root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("building runsc: %v\n%s", err, out)
+	}
+	return bin, nil
+}

@@ -36,10 +36,12 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"strings"
 	"syscall"
 )
 
 func main() {
+	maybeShim(os.Args)
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -53,8 +55,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	var (
 		mode     = fs.String("mode", "native", "where the test binaries run: native (on the host) or runsc (in the sandbox)")
-		runsc    = fs.String("runsc", "", "path of the runsc binary, for --mode=runsc")
+		runsc    = fs.String("runsc", "", "path of the runsc binary, for --mode=runsc (default with --build: build it from the tree into the cache directory)")
 		platform = fs.String("platform", "ptrace", "runsc platform, for --mode=runsc")
+		timeout  = fs.Duration("timeout", 0, "kill a test binary that runs longer than this and count it as failed (0: no limit)")
+		runscArg stringList
 		filter   = fs.String("gtest_filter", "", "googletest filter selecting the cases to run")
 		verbose  = fs.Bool("v", false, "print each test binary's own output, not only when it fails")
 		build    = fs.Bool("build", false, "build test/syscalls/linux/*_test.cc (or the named tests) with g++ first, then run them")
@@ -63,6 +67,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		jobs     = fs.Int("jobs", runtime.NumCPU(), "with --build: how many compilers run at once")
 	)
 	fs.StringVar(filter, "filter", "", "alias of --gtest_filter")
+	fs.Var(&runscArg, "runsc_arg", "a global flag for runsc, for --mode=runsc (repeatable), e.g. --runsc_arg=--strace --runsc_arg=--debug-log=/tmp/logs/")
 	// Flags may follow test binaries: Bazel appends --test_arg values after
 	// the binary that syscall_test names.
 	var positional []string
@@ -83,7 +88,24 @@ func run(args []string, stdout, stderr io.Writer) int {
 		*filter = os.Getenv("TESTBRIDGE_TEST_ONLY")
 	}
 
-	l, err := newLauncher(*mode, *runsc, *platform)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	var b *builder
+	if *build {
+		var err error
+		if b, err = newBuilder(*root, *cacheDir, *jobs, *verbose, stderr); err != nil {
+			fmt.Fprintf(stderr, "runner: %v\n", err)
+			return 2
+		}
+		if *mode == "runsc" && *runsc == "" {
+			if *runsc, err = b.buildRunsc(ctx); err != nil {
+				fmt.Fprintf(stderr, "runner: %v\n", err)
+				return 2
+			}
+		}
+	}
+	l, err := newLauncher(*mode, *runsc, *platform, runscArg)
 	if err != nil {
 		fmt.Fprintf(stderr, "runner: %v\n", err)
 		return 2
@@ -93,17 +115,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
 	var tally tally
 	binaries := positional
 	if *build {
-		b, err := newBuilder(*root, *cacheDir, *jobs, *verbose, stderr)
-		if err != nil {
-			fmt.Fprintf(stderr, "runner: %v\n", err)
-			return 2
-		}
 		var failed []string
 		binaries, failed, err = b.build(ctx, positional)
 		if err != nil {
@@ -137,6 +151,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			env:      shard.env,
 			verbose:  *verbose,
 			header:   len(binaries) > 1,
+			timeout:  *timeout,
 		}
 		t, err := r.run(ctx, stdout)
 		if err != nil {
@@ -158,4 +173,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string { return strings.Join(*l, " ") }
+
+func (l *stringList) Set(v string) error {
+	*l = append(*l, v)
+	return nil
 }

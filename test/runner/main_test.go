@@ -65,6 +65,16 @@ const (
 // from run to run.
 var elapsed = regexp.MustCompile(`\) \([0-9.]+[µnm]?s\)\n`)
 
+func TestMain(m *testing.M) {
+	// The native launcher starts test binaries through the runner's own
+	// binary, which here is the test binary.
+	maybeShim(os.Args)
+	if os.Getenv(fakeRunscEnv) == "1" {
+		fakeRunsc(os.Args[1:])
+	}
+	os.Exit(m.Run())
+}
+
 func TestRun(t *testing.T) {
 	for _, tc := range []struct {
 		name       string
@@ -125,10 +135,12 @@ func TestRun(t *testing.T) {
 				output: "[ RUN      ] Fake.Passes\n[       OK ] Fake.Passes (0 ms)\n[ RUN      ] Fake.Crashes\n",
 				end:    "kill -SEGV $$",
 			}},
+			// The cases that ended before count, from the console output.
 			wantCode: 1,
 			wantStdout: "[ RUN      ] Fake.Passes\n[       OK ] Fake.Passes (0 ms)\n[ RUN      ] Fake.Crashes\n" +
+				"PASS Fake.Passes (0s)\n" +
 				"FAIL a_test: wrote no report (it died during Fake.Crashes) (signal: segmentation fault) (D)\n" +
-				"0 passed, 1 failed\n",
+				"1 passed, 1 failed\n",
 		},
 		{
 			name:     "failure outside any case",
@@ -170,11 +182,21 @@ func TestRun(t *testing.T) {
 			wantArgs:   "--gtest_filter=Fake.Passes",
 		},
 		{
-			name:       "sandbox mode is not available",
+			name:       "runsc mode needs runsc",
 			tests:      []fakeTest{{name: "a_test", report: report(passCase), end: "exit 0"}},
-			flags:      []string{"--mode=runsc", "--runsc=/usr/local/bin/runsc"},
+			flags:      []string{"--mode=runsc"},
 			wantCode:   1,
-			wantStderr: "runner: sandbox mode is not available yet: Visor's Sentry cannot run programs (see issue 3)\n",
+			wantStderr: "runner: --mode=runsc needs --runsc=PATH (or --build, which builds runsc)\n",
+		},
+		{
+			name:     "timeout",
+			tests:    []fakeTest{{name: "a_test", output: "[ RUN      ] Fake.Passes\n[       OK ] Fake.Passes (3 ms)\n[ RUN      ] Fake.Hangs\n", end: "exec sleep 30"}},
+			flags:    []string{"--timeout=300ms"},
+			wantCode: 1,
+			wantStdout: "[ RUN      ] Fake.Passes\n[       OK ] Fake.Passes (3 ms)\n[ RUN      ] Fake.Hangs\n" +
+				"PASS Fake.Passes (3ms)\n" +
+				"FAIL a_test: timed out after 300ms (it was running Fake.Hangs) (signal: killed) (D)\n" +
+				"1 passed, 1 failed\n",
 		},
 		{
 			name:       "unknown mode",

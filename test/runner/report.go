@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -135,4 +136,39 @@ func lastStartedCase(output string) string {
 		}
 	}
 	return started
+}
+
+// consoleResults returns the cases googletest's console output says ended,
+// for a binary that wrote no JSON report (it crashed, or hung and was
+// killed). Failure messages are not recovered: the output shows them.
+func consoleResults(output string) []caseResult {
+	seen := make(map[string]bool)
+	var results []caseResult
+	for _, l := range strings.Split(output, "\n") {
+		var o outcome
+		switch {
+		case strings.HasPrefix(l, "[       OK ] "):
+			o = pass
+		case strings.HasPrefix(l, "[  FAILED  ] "):
+			o = fail
+		case strings.HasPrefix(l, "[  SKIPPED ] "):
+			o = skipped
+		default:
+			continue
+		}
+		// "Suite.Case (12 ms)"; the closing summary's lines have no time, and
+		// "[  FAILED  ] 2 tests, listed below:" no case.
+		rest := strings.TrimSpace(l[len("[       OK ] "):])
+		name, ms, ok := strings.Cut(rest, " (")
+		if !ok || !strings.HasSuffix(ms, " ms)") || strings.Contains(name, " ") || seen[name] {
+			continue
+		}
+		seen[name] = true
+		c := caseResult{name: name, outcome: o}
+		if n, err := strconv.Atoi(strings.TrimSuffix(ms, " ms)")); err == nil {
+			c.duration = time.Duration(n) * time.Millisecond
+		}
+		results = append(results, c)
+	}
+	return results
 }

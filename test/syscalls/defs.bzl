@@ -9,9 +9,12 @@ def syscall_test(name, srcs = None, deps = [], size = "small", shard_count = Non
       pipe_test               the static googletest binary, from linux/pipe_test.cc;
       pipe_test_native        runs it on the host (proves the test is right about Linux);
       pipe_test_runsc_ptrace  runs it in runsc with the ptrace platform (proves Visor
-                              matches). It is tagged manual (not part of //...: the
-                              Sentry cannot run programs yet) and local (it will need
-                              host namespaces, which Bazel's sandbox does not give).
+                              matches): //runsc is its data, and the runner starts
+                              the binary in a sandbox of its own. It is tagged manual
+                              (not part of //...: the suite is not all green under
+                              runsc yet, see test/syscalls/TRIAGE.md) and local
+                              (runsc needs root and host namespaces, which Bazel's
+                              sandbox does not give).
 
     Both tests go through //test/runner, which reports one line per case and
     translates Bazel's sharding and --test_filter for googletest.
