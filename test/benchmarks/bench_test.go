@@ -1,0 +1,74 @@
+package benchmarks
+
+import (
+	"testing"
+	"time"
+)
+
+// BenchmarkGetpid is the round trip of a raw getpid(2).
+func BenchmarkGetpid(b *testing.B) { micro(b, "getpid") }
+
+// BenchmarkOpenClose is open(2)+close(2) of /etc/passwd.
+func BenchmarkOpenClose(b *testing.B) { micro(b, "openclose", "/etc/passwd") }
+
+// BenchmarkForkExec is fork(2), execve(2) of a static true, wait4(2).
+func BenchmarkForkExec(b *testing.B) { micro(b, "forkexec", "@true") }
+
+// BenchmarkMmap4KiB is mmap(2) of 4 KiB, one write fault, munmap(2).
+func BenchmarkMmap4KiB(b *testing.B) { micro(b, "mmap", "4096") }
+
+// BenchmarkMmap1MiB is mmap(2) of 1 MiB, one write fault, munmap(2).
+func BenchmarkMmap1MiB(b *testing.B) { micro(b, "mmap", "1048576") }
+
+// BenchmarkPipe is a one-byte round trip between two processes over two pipes.
+func BenchmarkPipe(b *testing.B) { micro(b, "pipe") }
+
+// BenchmarkStartup is the wall time of a whole /bin/true, from starting the
+// process (native /bin/true, `runsc do /bin/true`, `runsc run` of a prepared
+// bundle, `runc run`) to reaping it.
+func BenchmarkStartup(b *testing.B) {
+	for _, rt := range selected(runscRun) {
+		b.Run(rt.name, func(b *testing.B) {
+			e := getEnv(b)
+			rt.cmd(b, e, []string{"/bin/true"}) // builds runsc, mounts runc's root on first use
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				cmd := rt.cmd(b, e, []string{"/bin/true"})
+				b.StartTimer()
+				run(b, cmd)
+			}
+		})
+	}
+}
+
+// BenchmarkStartupPhases splits a whole run of a static program into the time
+// from starting the process to the program's main (to-main-ns/op) and from the
+// program's last instruction to reaping the process (teardown-ns/op), with
+// CLOCK_REALTIME stamps the program prints.
+func BenchmarkStartupPhases(b *testing.B) {
+	for _, rt := range selected(runscRun) {
+		b.Run(rt.name, func(b *testing.B) {
+			e := getEnv(b)
+			rt.cmd(b, e, []string{e.prog("stamp")}) // builds runsc, mounts runc's root on first use
+			b.ResetTimer()
+			var toMain, teardown time.Duration
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				cmd := rt.cmd(b, e, []string{e.prog("stamp")})
+				b.StartTimer()
+				t0 := time.Now()
+				out := run(b, cmd)
+				t1 := time.Now()
+				start, end, err := parseStamp(out)
+				if err != nil {
+					b.Fatal(err)
+				}
+				toMain += start.Sub(t0)
+				teardown += t1.Sub(end)
+			}
+			b.ReportMetric(float64(toMain.Nanoseconds())/float64(b.N), "to-main-ns/op")
+			b.ReportMetric(float64(teardown.Nanoseconds())/float64(b.N), "teardown-ns/op")
+		})
+	}
+}
