@@ -10,12 +10,21 @@ import (
 	"visor.dev/visor/pkg/sentry/mm"
 )
 
-// futexKey names a futex word: an address in one address space. Shared futexes
-// (without FUTEX_PRIVATE_FLAG) are keyed the same way, so a process-shared futex
-// in memory shared between processes is not yet matched across them.
+// futexKey names a futex word: an address in one address space for private
+// futexes; for shared ones (without FUTEX_PRIVATE_FLAG) the memory manager's name
+// for it, which is the same in every process sharing the memory.
 type futexKey struct {
-	mm   *mm.MemoryManager
-	addr uintptr
+	object any
+	offset uint64
+}
+
+// keyOf returns the key of the futex word at addr in m.
+func keyOf(m *mm.MemoryManager, addr uintptr, private bool) futexKey {
+	if private {
+		return futexKey{object: m, offset: uint64(addr)}
+	}
+	obj, off := m.FutexKey(addr)
+	return futexKey{object: obj, offset: off}
 }
 
 // futexWaiter is a task blocked in FUTEX_WAIT.
@@ -71,12 +80,12 @@ func (f *FutexManager) dequeueLocked(w *futexWaiter) {
 // Wait blocks t while the word at addr holds val, until woken with a matching
 // bitset, the deadline passes (ETIMEDOUT; a zero deadline waits forever) or t is
 // interrupted. It fails with EAGAIN if the word does not hold val.
-func (f *FutexManager) Wait(t *Task, addr uintptr, val, bitset uint32, deadline time.Time) error {
+func (f *FutexManager) Wait(t *Task, addr uintptr, private bool, val, bitset uint32, deadline time.Time) error {
 	if bitset == 0 {
 		return linux.EINVAL
 	}
 	m := t.MemoryManager()
-	w := &futexWaiter{key: futexKey{mm: m, addr: addr}, bitset: bitset, woken: make(chan struct{})}
+	w := &futexWaiter{key: keyOf(m, addr, private), bitset: bitset, woken: make(chan struct{})}
 	f.mu.Lock()
 	cur, err := loadFutexWord(m, addr)
 	if err != nil {
@@ -112,7 +121,7 @@ func (f *FutexManager) Wait(t *Task, addr uintptr, val, bitset uint32, deadline 
 func (f *FutexManager) Wake(m *mm.MemoryManager, addr uintptr, private bool, bitset uint32, n int) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.wakeLocked(futexKey{mm: m, addr: addr}, bitset, n)
+	return f.wakeLocked(keyOf(m, addr, private), bitset, n)
 }
 
 func (f *FutexManager) wakeLocked(key futexKey, bitset uint32, n int) int {
@@ -138,7 +147,7 @@ func (f *FutexManager) wakeLocked(key futexKey, bitset uint32, n int) int {
 // wait on addr2 (FUTEX_REQUEUE). With check set, it first fails with EAGAIN unless
 // the word at addr holds val (FUTEX_CMP_REQUEUE). It returns the number woken
 // plus, for FUTEX_CMP_REQUEUE, the number requeued.
-func (f *FutexManager) Requeue(m *mm.MemoryManager, addr, addr2 uintptr, check bool, val uint32, nWake, nRequeue int) (int, error) {
+func (f *FutexManager) Requeue(m *mm.MemoryManager, addr, addr2 uintptr, private, check bool, val uint32, nWake, nRequeue int) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if check {
@@ -150,16 +159,20 @@ func (f *FutexManager) Requeue(m *mm.MemoryManager, addr, addr2 uintptr, check b
 			return 0, linux.EAGAIN
 		}
 	}
-	key, key2 := futexKey{mm: m, addr: addr}, futexKey{mm: m, addr: addr2}
+	key, key2 := keyOf(m, addr, private), keyOf(m, addr2, private)
 	woken := f.wakeLocked(key, ^uint32(0), nWake)
 	requeued := 0
-	if q := f.queues[key]; q != nil && key != key2 {
+	if q := f.queues[key]; q != nil {
 		for e := q.Front(); e != nil && requeued < nRequeue; {
 			next := e.Next()
 			w := e.Value.(*futexWaiter)
-			f.dequeueLocked(w)
-			w.key = key2
-			f.enqueueLocked(w)
+			// Requeueing onto the same futex moves nothing but still counts,
+			// as in Linux (programs use it to count waiters).
+			if key != key2 {
+				f.dequeueLocked(w)
+				w.key = key2
+				f.enqueueLocked(w)
+			}
 			requeued++
 			e = next
 		}
@@ -174,7 +187,7 @@ func (f *FutexManager) Requeue(m *mm.MemoryManager, addr, addr2 uintptr, check b
 // the word's old value passes op's comparison, up to n2 waiters on addr2
 // (FUTEX_WAKE_OP). The read-modify-write is atomic only against other futex
 // operations, not against application threads writing the word directly.
-func (f *FutexManager) WakeOp(m *mm.MemoryManager, addr, addr2 uintptr, n, n2 int, op uint32) (int, error) {
+func (f *FutexManager) WakeOp(m *mm.MemoryManager, addr, addr2 uintptr, private bool, n, n2 int, op uint32) (int, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	old, err := loadFutexWord(m, addr2)
@@ -205,7 +218,7 @@ func (f *FutexManager) WakeOp(m *mm.MemoryManager, addr, addr2 uintptr, n, n2 in
 	if _, err := m.CopyOut(addr2, b[:]); err != nil {
 		return 0, linux.EFAULT
 	}
-	woken := f.wakeLocked(futexKey{mm: m, addr: addr}, ^uint32(0), n)
+	woken := f.wakeLocked(keyOf(m, addr, private), ^uint32(0), n)
 	cmparg := int32(op&0xfff<<20) >> 20 // sign-extend 12 bits
 	o := int32(old)
 	var cond bool
@@ -226,7 +239,7 @@ func (f *FutexManager) WakeOp(m *mm.MemoryManager, addr, addr2 uintptr, n, n2 in
 		return 0, linux.ENOSYS
 	}
 	if cond {
-		woken += f.wakeLocked(futexKey{mm: m, addr: addr2}, ^uint32(0), n2)
+		woken += f.wakeLocked(keyOf(m, addr2, private), ^uint32(0), n2)
 	}
 	return woken, nil
 }

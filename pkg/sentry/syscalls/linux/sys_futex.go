@@ -44,19 +44,22 @@ func Futex(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 		return 0, linux.EINVAL
 	}
 
+	// FUTEX_CLOCK_REALTIME only means something to the waits with absolute
+	// timeouts.
+	if realtime && cmd != linux.FUTEX_WAIT_BITSET && cmd != linux.FUTEX_WAIT_REQUEUE_PI && cmd != linux.FUTEX_LOCK_PI2 {
+		return 0, linux.ENOSYS
+	}
 	switch cmd {
 	case linux.FUTEX_WAIT, linux.FUTEX_WAIT_BITSET:
 		bitset := uint32(linux.FUTEX_BITSET_MATCH_ANY)
 		if cmd == linux.FUTEX_WAIT_BITSET {
 			bitset = val3
-		} else if realtime {
-			return 0, linux.ENOSYS // FUTEX_CLOCK_REALTIME only goes with the bitset ops
 		}
 		deadline, err := futexDeadline(t, timeoutAddr, cmd == linux.FUTEX_WAIT_BITSET, realtime)
 		if err != nil {
 			return 0, err
 		}
-		err = f.Wait(t, addr, val, bitset, deadline)
+		err = f.Wait(t, addr, private, val, bitset, deadline)
 		if err == kernel.ErrInterrupted {
 			// A relative FUTEX_WAIT restarts through restart_syscall in Linux;
 			// glibc retries on EINTR either way.
@@ -81,10 +84,10 @@ func Futex(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 		if int32(val) < 0 || int32(nRequeue) < 0 {
 			return 0, linux.EINVAL
 		}
-		n, err := f.Requeue(m, addr, addr2, cmd == linux.FUTEX_CMP_REQUEUE, val3, int(val), nRequeue)
+		n, err := f.Requeue(m, addr, addr2, private, cmd == linux.FUTEX_CMP_REQUEUE, val3, int(val), nRequeue)
 		return uintptr(n), err
 	case linux.FUTEX_WAKE_OP:
-		n, err := f.WakeOp(m, addr, addr2, int(val), int(timeoutAddr), val3)
+		n, err := f.WakeOp(m, addr, addr2, private, int(val), int(timeoutAddr), val3)
 		return uintptr(n), err
 	case linux.FUTEX_LOCK_PI, linux.FUTEX_UNLOCK_PI, linux.FUTEX_TRYLOCK_PI,
 		linux.FUTEX_WAIT_REQUEUE_PI, linux.FUTEX_CMP_REQUEUE_PI, linux.FUTEX_LOCK_PI2:
