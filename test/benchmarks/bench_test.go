@@ -1,6 +1,9 @@
 package benchmarks
 
 import (
+	"os/exec"
+	goruntime "runtime"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -22,6 +25,30 @@ func BenchmarkMmap1MiB(b *testing.B) { micro(b, "mmap", "1048576") }
 
 // BenchmarkPipe is a one-byte round trip between two processes over two pipes.
 func BenchmarkPipe(b *testing.B) { micro(b, "pipe") }
+
+// BenchmarkPtraceFloor is the floor under the ptrace platform, measured natively:
+// a tracer emulating a tracee's getpid(2) with PTRACE_SYSEMU, GETREGS and SETREGS,
+// with both on one CPU (same), on two (cross) or unpinned (any). It runs only
+// when native is among -runtimes; cross needs two CPUs.
+func BenchmarkPtraceFloor(b *testing.B) {
+	if len(selected()) == 0 || selected()[0].name != "native" {
+		b.Skip("native is not among -runtimes")
+	}
+	for _, mode := range []string{"same", "cross", "any"} {
+		b.Run(mode, func(b *testing.B) {
+			if mode == "cross" && goruntime.NumCPU() < 2 {
+				b.Skip("one CPU")
+			}
+			e := getEnv(b)
+			b.ResetTimer()
+			ns, err := parseBench(run(b, exec.Command(e.prog("ptrace"), strconv.Itoa(b.N), mode)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(ns, "ns/op")
+		})
+	}
+}
 
 // BenchmarkStartup is the wall time of a whole /bin/true, from starting the
 // process (native /bin/true, `runsc do /bin/true`, `runsc run` of a prepared

@@ -33,7 +33,7 @@ var (
 )
 
 // programs are the C programs in c/, built once per run.
-var programs = []string{"getpid", "openclose", "forkexec", "mmap", "pipe", "true", "stamp"}
+var programs = []string{"getpid", "openclose", "forkexec", "mmap", "pipe", "true", "stamp", "ptrace"}
 
 // buildPrograms compiles every program in c/ with gcc -static into dir/bin and
 // returns that directory.

@@ -26,6 +26,7 @@ func TestPrograms(t *testing.T) {
 		{"mmap", []string{"4096"}},
 		{"mmap", []string{"1048576"}},
 		{"pipe", nil},
+		{"ptrace", []string{"any"}},
 	} {
 		out := run(t, exec.Command(bin+"/"+tc.name, append([]string{"1"}, tc.args...)...))
 		ns, err := parseBench(out)

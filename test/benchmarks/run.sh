@@ -36,10 +36,12 @@ benches=(
 	"Mmap4KiB 5000"
 	"Mmap1MiB 5000"
 	"Pipe 5000"
+	"PtraceFloor 50000"
 	"Startup 20"
 	"StartupPhases 20"
 )
 
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
 raw="$out/raw.txt"
 : >"$raw"
 for b in "${benches[@]}"; do
@@ -53,7 +55,7 @@ for b in "${benches[@]}"; do
 done
 
 echo
-echo "$(date -u '+%Y-%m-%d %H:%M UTC'), Linux $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), runsc --platform=${PLATFORM:-ptrace}, SCALE=$scale, COUNT=${COUNT:-1}"
+echo "$(date -u '+%Y-%m-%d %H:%M UTC'), Linux $(uname -r), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')), runsc --platform=${PLATFORM:-ptrace}, SCALE=$scale, COUNT=${COUNT:-1}, load average $load_before before, $(cut -d' ' -f1-3 /proc/loadavg) after"
 echo
 awk '
 function fmt(v) {
@@ -77,6 +79,10 @@ function row(label, bench, unit, rs,    nat, sc, rc, ratio) {
 	ratio = (nat != "" && sc != "" && nat > 0) ? sprintf("%.1fx", sc / nat) : "-"
 	printf "| %s | %s | %s | %s | %s |\n", label, fmt(nat), fmt(sc), fmt(rc), ratio
 }
+function native_only(label, key,    v) {
+	v = median(key)
+	if (v != "") printf "| %s | %s | - | - | - |\n", label, fmt(v)
+}
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
 	for (i = 3; i + 1 <= NF; i += 2) {
@@ -93,6 +99,9 @@ END {
 	row("mmap+touch+munmap 4 KiB", "Mmap4KiB", "ns/op", "runsc")
 	row("mmap+touch+munmap 1 MiB", "Mmap1MiB", "ns/op", "runsc")
 	row("pipe ping-pong round trip", "Pipe", "ns/op", "runsc")
+	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), one CPU", "PtraceFloor/same ns/op")
+	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), two CPUs", "PtraceFloor/cross ns/op")
+	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), unpinned", "PtraceFloor/any ns/op")
 	row("/bin/true whole run (runsc do, runc run)", "Startup", "ns/op", "runsc")
 	row("/bin/true whole run (runsc run, prepared bundle)", "Startup", "ns/op", "runsc-run")
 	row("static program: start to main (runsc do)", "StartupPhases", "to-main-ns/op", "runsc")
