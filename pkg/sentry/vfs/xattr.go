@@ -32,7 +32,9 @@ func checkSetXattr(opts *SetXattrOptions) error {
 	if len(opts.Value) > linux.XATTR_SIZE_MAX {
 		return linux.E2BIG
 	}
-	if opts.Flags&^(linux.XATTR_CREATE|linux.XATTR_REPLACE) != 0 || opts.Flags == linux.XATTR_CREATE|linux.XATTR_REPLACE {
+	// Both flags together are valid (fs/xattr.c rejects only unknown bits): the
+	// filesystem then fails with EEXIST if the attribute exists, ENODATA if not.
+	if opts.Flags&^(linux.XATTR_CREATE|linux.XATTR_REPLACE) != 0 {
 		return linux.EINVAL
 	}
 	return nil
