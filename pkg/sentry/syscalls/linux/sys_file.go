@@ -85,7 +85,17 @@ func openAt(t *kernel.Task, dirfd int32, pathAddr uintptr, flags uint32, mode ui
 // openPath opens path; inRoot resolves it with the starting directory as the
 // root (RESOLVE_IN_ROOT).
 func openPath(t *kernel.Task, dirfd int32, path string, flags uint32, mode uint16, inRoot bool) (uintptr, error) {
-	pop, err := pathOp(t, dirfd, path, flags&linux.O_NOFOLLOW == 0, false)
+	if path == "" {
+		return 0, linux.ENOENT
+	}
+	// With inRoot, dirfd is the root even for an absolute path, which otherwise
+	// ignores it: take dirfd's directory as Start (an empty path always names it),
+	// make it the root too, then put the path back.
+	pathForStart := path
+	if inRoot {
+		pathForStart = ""
+	}
+	pop, err := pathOp(t, dirfd, pathForStart, flags&linux.O_NOFOLLOW == 0, true)
 	if err != nil {
 		return 0, err
 	}
@@ -94,6 +104,7 @@ func openPath(t *kernel.Task, dirfd int32, path string, flags uint32, mode uint1
 		pop.Start.IncRef()
 		pop.Root.DecRef()
 		pop.Root = pop.Start
+		pop.Path = path
 	}
 	f, err := vfsOf(t).OpenAt(t, t.Credentials(), pop, &vfs.OpenOptions{Flags: flags, Mode: mode})
 	if err != nil {
