@@ -56,9 +56,7 @@ func (mm *MemoryManager) Fork() (*MemoryManager, error) {
 		}
 		c := *v
 		c.locked = false
-		if c.shm != nil {
-			c.shm.incRef()
-		}
+		c.incRefs()
 		child.vmas = append(child.vmas, &c)
 		if v.wipeOnFork {
 			continue

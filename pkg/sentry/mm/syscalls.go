@@ -60,6 +60,9 @@ func (mm *MemoryManager) MMap(opts memmap.MMapOpts) (uintptr, error) {
 	if !opts.Private && opts.Mappable == nil {
 		v.shm = newShmem(mm.mf)
 	}
+	if r, ok := v.mappable.(refMappable); ok {
+		r.IncRef()
+	}
 	mm.insertVMALocked(v)
 	if opts.Precommit || (mm.lockFuture && !mm.lockFutureOnFault) {
 		if err := mm.populateLocked(ar); err != nil {
@@ -164,9 +167,7 @@ func (mm *MemoryManager) unmapLocked(ar AddrRange) {
 	mm.dropPagesLocked(ar)
 	i, j := mm.vmas.isolate(ar)
 	for _, v := range mm.vmas[i:j] {
-		if v.shm != nil {
-			v.shm.decRef()
-		}
+		v.decRefs()
 	}
 	mm.vmas.removeRange(i, j)
 }
@@ -342,9 +343,7 @@ func (mm *MemoryManager) moveLocked(oldR, newR AddrRange) uintptr {
 	nv := *old
 	nv.AddrRange = newR
 	nv.off = old.offsetOf(oldR.Start)
-	if nv.shm != nil {
-		nv.shm.incRef()
-	}
+	nv.incRefs()
 	if oldR.Length() != 0 {
 		type moved struct {
 			addr uintptr

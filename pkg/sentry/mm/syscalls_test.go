@@ -739,3 +739,58 @@ func TestMLock(t *testing.T) {
 		t.Errorf("LockedBytes after MUnlockAll = %d", got)
 	}
 }
+
+// countedFile is a file mapping that counts the references its vmas hold.
+type countedFile struct {
+	*bytes.Reader
+	refs *int
+}
+
+func (f countedFile) IncRef() { *f.refs++ }
+func (f countedFile) DecRef() { *f.refs-- }
+
+// TestMappingHoldsFile checks that every vma of a file mapping holds the file, as
+// Linux's vm_file does, through splits, merges, moves and forks, and lets go when
+// the last one goes.
+func TestMappingHoldsFile(t *testing.T) {
+	e := newTestEnv(t)
+	refs := 0
+	f := countedFile{bytes.NewReader(pattern(4*pageSize, 3)), &refs}
+	opts := fixed(memmap.MMapOpts{Length: 4 * pageSize, Perms: platform.Read, MaxPerms: platform.AnyAccess, Private: true, Mappable: f}, base)
+	mustMMap(t, e.mm, opts)
+	if refs != 1 {
+		t.Fatalf("after mmap: %d references, want 1", refs)
+	}
+	if err := e.mm.MProtect(base+pageSize, pageSize, linux.PROT_READ|linux.PROT_WRITE); err != nil {
+		t.Fatalf("MProtect: %v", err)
+	}
+	if refs != 3 {
+		t.Errorf("after splitting into 3 vmas: %d references, want 3", refs)
+	}
+	if err := e.mm.MProtect(base+pageSize, pageSize, linux.PROT_READ); err != nil {
+		t.Fatalf("MProtect: %v", err)
+	}
+	if refs != 1 {
+		t.Errorf("after merging back: %d references, want 1", refs)
+	}
+	if _, err := e.mm.MRemap(base, pageSize, pageSize, linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED, base+16*pageSize); err != nil {
+		t.Fatalf("MRemap: %v", err)
+	}
+	if refs != 2 {
+		t.Errorf("after moving a page away: %d references, want 2", refs)
+	}
+	child, err := e.mm.Fork()
+	if err != nil {
+		t.Fatalf("Fork: %v", err)
+	}
+	if refs != 4 {
+		t.Errorf("after fork: %d references, want 4", refs)
+	}
+	child.Release()
+	if err := e.mm.MUnmap(base, 32*pageSize); err != nil {
+		t.Fatalf("MUnmap: %v", err)
+	}
+	if refs != 0 {
+		t.Errorf("after unmapping everything: %d references, want 0", refs)
+	}
+}

@@ -36,6 +36,37 @@ type vma struct {
 	name       string
 }
 
+// refMappable is a Mappable whose contents would go with the file's last
+// descriptor and name (a tmpfs file's pages): like Linux's vm_file, every vma
+// that maps one holds a reference, so that pages not yet faulted in can still be
+// read after close and unlink. The references are taken and dropped under
+// MemoryManager.mu, so DecRef must not take it.
+type refMappable interface {
+	memmap.Mappable
+	IncRef()
+	DecRef()
+}
+
+// incRefs takes the references a new copy of v (a split, a fork, a move) holds.
+func (v *vma) incRefs() {
+	if v.shm != nil {
+		v.shm.incRef()
+	}
+	if r, ok := v.mappable.(refMappable); ok {
+		r.IncRef()
+	}
+}
+
+// decRefs drops the references of a vma that is going away.
+func (v *vma) decRefs() {
+	if v.shm != nil {
+		v.shm.decRef()
+	}
+	if r, ok := v.mappable.(refMappable); ok {
+		r.DecRef()
+	}
+}
+
 // ownsPages reports whether v's pages are this address space's own (anonymous or
 // copied from a file), rather than pages of a shared object: only those become
 // copy-on-write at fork.
@@ -119,9 +150,7 @@ func (s *vmaSet) splitAt(addr uintptr) {
 	tail := *v
 	tail.Start = addr
 	tail.off = v.offsetOf(addr)
-	if tail.shm != nil {
-		tail.shm.incRef()
-	}
+	tail.incRefs()
 	v.End = addr
 	s.insertAt(i+1, &tail)
 }
@@ -164,9 +193,7 @@ func (s *vmaSet) mergeRange(i, j int) {
 			continue
 		}
 		prev.End = next.End
-		if next.shm != nil {
-			next.shm.decRef()
-		}
+		next.decRefs()
 		s.removeRange(k, k+1)
 	}
 }

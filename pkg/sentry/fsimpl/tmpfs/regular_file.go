@@ -40,7 +40,7 @@ func (rf *regularFile) release() {
 	rf.numPages.Store(0)
 }
 
-// ReadAt implements memmap.Mappable: it is how private mappings read the file.
+// ReadAt reads the file for mappings, as io.ReaderAt.
 func (rf *regularFile) ReadAt(dst []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, linux.EINVAL
@@ -328,6 +328,23 @@ func (fd *regularFileFD) ConfigureMMap(_ vfs.Context, opts *memmap.MMapOpts) err
 		}
 		opts.MaxPerms.Write = false
 	}
-	opts.Mappable = fd.file()
+	opts.Mappable = mappable{fd.d.inode}
 	return nil
 }
+
+// mappable is the memmap.Mappable of a regular file. Its IncRef and DecRef let
+// each mapping (pkg/sentry/mm) hold the inode, as Linux's vm_file does, so that
+// the file's pages outlive its last descriptor and name while a mapping may still
+// fault them in. It is comparable, so that adjacent mappings of one file merge.
+type mappable struct{ i *inode }
+
+// ReadAt implements memmap.Mappable.
+func (m mappable) ReadAt(dst []byte, off int64) (int, error) {
+	return m.i.impl.(*regularFile).ReadAt(dst, off)
+}
+
+// IncRef takes a mapping's reference on the inode.
+func (m mappable) IncRef() { m.i.incRef() }
+
+// DecRef drops a mapping's reference; the last one frees the file's pages.
+func (m mappable) DecRef() { m.i.decRef() }

@@ -831,6 +831,35 @@ func TestMMap(t *testing.T) {
 	}
 }
 
+// TestMappingOutlivesFile checks that a mapping's reference keeps a file's pages
+// after its last descriptor is closed and its name removed.
+func TestMappingOutlivesFile(t *testing.T) {
+	e := newEnv(t)
+	e.MustWriteFile("/f", "mapped contents")
+	fd := mustOpen(t, e, "/f", linux.O_RDONLY)
+	opts := memmap.MMapOpts{Private: true, Perms: platform.Read, MaxPerms: platform.AnyAccess}
+	if err := fd.ConfigureMMap(e.Ctx, &opts); err != nil {
+		t.Fatalf("ConfigureMMap: %v", err)
+	}
+	m, ok := opts.Mappable.(interface {
+		IncRef()
+		DecRef()
+	})
+	if !ok {
+		t.Fatalf("the mappable %T takes no references", opts.Mappable)
+	}
+	m.IncRef()
+	fd.DecRef()
+	if err := e.VFS.UnlinkAt(e.Ctx, e.Creds, e.Pop("/f")); err != nil {
+		t.Fatalf("unlink: %v", err)
+	}
+	buf := make([]byte, 6)
+	if n, _ := opts.Mappable.ReadAt(buf, 0); string(buf[:n]) != "mapped" {
+		t.Errorf("after close and unlink the mapping reads %q", buf[:n])
+	}
+	m.DecRef()
+}
+
 func TestFIFO(t *testing.T) {
 	e := newEnv(t)
 	if err := e.VFS.MknodAt(e.Ctx, e.Creds, e.Pop("/fifo"), &vfs.MknodOptions{Mode: linux.S_IFIFO | 0o644}); err != nil {
