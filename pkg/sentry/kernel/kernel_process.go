@@ -51,6 +51,8 @@ func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 		interruptCh: make(chan struct{}, 1),
 		fdTable:     args.FDTable,
 		startTime:   time.Now(),
+		// A new process starts without an alternate signal stack.
+		signalStack: linux.SignalStack{Flags: linux.SS_DISABLE},
 	}
 	t.creds.Store(args.Credentials)
 	limits := defaultLimits()

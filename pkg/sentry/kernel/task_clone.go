@@ -114,6 +114,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 	// A process that is exiting makes no new tasks.
 	exiting := t.tg.exiting || t.killed
 	mask := t.signalMask
+	altStack := t.signalStack
 	sh.mu.Unlock()
 	if exiting {
 		ts.mu.Unlock()
@@ -131,6 +132,14 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		return fail(err)
 	}
 	child.signalMask = mask
+	// A thread sharing the address space with its creator must not use the
+	// creator's alternate stack, so it starts without one; a forked child (or a
+	// vfork child, which borrows the stack while the parent waits) keeps it, as
+	// in Linux's copy_process.
+	if f&(linux.CLONE_VM|linux.CLONE_VFORK) == linux.CLONE_VM {
+		altStack = linux.SignalStack{Flags: linux.SS_DISABLE}
+	}
+	child.signalStack = altStack
 
 	if f&linux.CLONE_THREAD != 0 {
 		child.tg = t.tg
