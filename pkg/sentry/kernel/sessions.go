@@ -71,7 +71,9 @@ func (tg *ThreadGroup) CreateSession() (ThreadID, error) {
 
 // SetProcessGroup implements setpgid(2) for target (tg itself or a child), moving
 // it to the process group pgid (0: its own PID), which must exist in the caller's
-// session unless it is target's own new group.
+// session unless it is target's own new group. A child that has called execve can
+// no longer be moved (EACCES), so a shell cannot race a program that set up its
+// own job control.
 func (tg *ThreadGroup) SetProcessGroup(target *ThreadGroup, pgid ThreadID) error {
 	ts := tg.ts
 	ts.mu.Lock()
@@ -83,8 +85,13 @@ func (tg *ThreadGroup) SetProcessGroup(target *ThreadGroup, pgid ThreadID) error
 		return linux.EPERM
 	}
 	session := tg.processGroup.session
-	if target.processGroup.session != session {
-		return linux.EPERM
+	if target != tg {
+		if target.processGroup.session != session {
+			return linux.EPERM
+		}
+		if target.execed {
+			return linux.EACCES
+		}
 	}
 	targetID := ts.root.tgids[target]
 	if session.leader == target {

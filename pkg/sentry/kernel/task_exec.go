@@ -83,6 +83,7 @@ func (t *Task) Exec(filename string, argv, envv []string) error {
 	// reachable once published under ts.mu.
 	t.tg.signalHandlers = t.tg.signalHandlers.resetForExec()
 	t.signalStack = linux.SignalStack{Flags: linux.SS_DISABLE}
+	t.tg.execed = true
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil

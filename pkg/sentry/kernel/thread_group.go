@@ -56,6 +56,9 @@ type ThreadGroup struct {
 	taskExited chan struct{}
 	// subreaper is PR_SET_CHILD_SUBREAPER.
 	subreaper bool
+	// execed is set once a task of the group called execve: its parent may no
+	// longer change its process group (setpgid fails with EACCES).
+	execed bool
 
 	// limitsMu guards limits. Lock order: after signalHandlers.mu.
 	limitsMu sync.Mutex

@@ -283,20 +283,29 @@ func Setpgid(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr
 	if pgid < 0 {
 		return 0, linux.EINVAL
 	}
-	target, err := threadGroupOf(t, pid)
-	if err != nil {
-		return 0, err
+	target := t.ThreadGroup()
+	if pid != 0 {
+		task := t.Kernel().RootPIDNamespace().TaskWithID(kernel.ThreadID(pid))
+		if task == nil {
+			return 0, linux.ESRCH
+		}
+		// Only a process, named by its leader's ID, has a process group to move.
+		target = task.ThreadGroup()
+		if target.Leader() != task {
+			return 0, linux.EINVAL
+		}
 	}
 	return 0, t.ThreadGroup().SetProcessGroup(target, kernel.ThreadID(pgid))
 }
 
-// threadGroupOf returns the process pid names, or t's own for 0.
+// threadGroupOf returns the process that contains the task pid names, or t's own
+// for 0. A negative ID names no task: ESRCH, as find_task_by_vpid finds none.
 func threadGroupOf(t *kernel.Task, pid int32) (*kernel.ThreadGroup, error) {
-	if pid < 0 {
-		return nil, linux.EINVAL
-	}
 	if pid == 0 {
 		return t.ThreadGroup(), nil
+	}
+	if pid < 0 {
+		return nil, linux.ESRCH
 	}
 	target := t.Kernel().RootPIDNamespace().TaskWithID(kernel.ThreadID(pid))
 	if target == nil {
