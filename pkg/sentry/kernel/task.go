@@ -44,7 +44,10 @@ type Task struct {
 	// delivered) for sigsuspend, ppoll and pselect.
 	savedSignalMask     linux.SignalSet
 	haveSavedSignalMask bool
-	signalStack         linux.SignalStack
+	// realSignalMask is the mask to restore while sigtimedwait has unblocked
+	// the signals it waits for; zero otherwise.
+	realSignalMask linux.SignalSet
+	signalStack    linux.SignalStack
 	// killed is set when the task must exit without running more app code.
 	killed bool
 	// stopped is set while the task takes part in a group stop.

@@ -175,7 +175,7 @@ func (tg *ThreadGroup) exitedLocked() {
 			info.SetStatus(int32(status.Signal()))
 		}
 		info.SetPID(int32(ts.root.tgids[tg]))
-		if parent.leader != nil && !parent.leader.signalIgnoredLocked(sig) {
+		if parent.leader != nil && !parent.leader.discardsSignalLocked(sig) {
 			if parent.pendingSignals.enqueue(info) {
 				for task := range parent.tasks {
 					if task.signalMask&linux.SignalSetOf(sig) == 0 {

@@ -1,6 +1,8 @@
 package kernel
 
 import (
+	"time"
+
 	"visor.dev/visor/pkg/abi/linux"
 )
 
@@ -62,9 +64,10 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group bool) error {
 		tg.exitLocked(linux.WaitStatusSignal(linux.SIGKILL, false))
 		return nil
 	}
-	// A signal that would be ignored is discarded at once (unless blocked: it
-	// may be unblocked after the handler changes).
-	if t.signalIgnoredLocked(sig) && (group || t.signalMask&linux.SignalSetOf(sig) == 0) {
+	// A signal that would be ignored is discarded at once, unless the target
+	// blocks it: the handler may change before it is unblocked, or sigtimedwait
+	// may take it. For a process, the target is its leader, as in Linux's kill.
+	if t.discardsSignalLocked(sig) {
 		return nil
 	}
 	if group {
@@ -84,6 +87,18 @@ func (t *Task) sendSignalLocked(info *linux.SignalInfo, group bool) error {
 		t.interrupt()
 	}
 	return nil
+}
+
+// discardsSignalLocked reports whether sig sent to t would be dropped at once: it
+// would be ignored, and t does not block it (nor wait for it in sigtimedwait), as
+// Linux's sig_ignored.
+//
+// Preconditions: signalHandlers.mu is locked.
+func (t *Task) discardsSignalLocked(sig int) bool {
+	if (t.signalMask|t.realSignalMask)&linux.SignalSetOf(sig) != 0 {
+		return false
+	}
+	return t.signalIgnoredLocked(sig)
 }
 
 // signalIgnoredLocked reports whether delivering sig would do nothing.
@@ -430,12 +445,77 @@ func (t *Task) SigAction(sig int, act *linux.SigAction) (linux.SigAction, error)
 	return old, nil
 }
 
-// DequeueSignal removes and returns a pending signal in set, for sigtimedwait; nil
-// if none is pending.
-func (t *Task) DequeueSignal(set linux.SignalSet) *linux.SignalInfo {
+// WaitForSignal implements sigtimedwait: it removes and returns a pending signal
+// in set, waiting for one at most timeout (forever if negative). It fails with
+// EAGAIN when the time runs out and EINTR when another signal interrupts it.
+//
+// The signals of set are normally blocked by the caller, so sending one would
+// wake no task. While t waits they are unblocked (the old mask is kept in
+// realSignalMask, as Linux's real_blocked), which makes senders pick and wake t;
+// t takes the signal before returning to application code, so no handler runs.
+//
+// Preconditions: called by the task goroutine.
+func (t *Task) WaitForSignal(set linux.SignalSet, timeout time.Duration) (*linux.SignalInfo, error) {
+	set &^= linux.UnblockableSignals
+	var deadline time.Time
+	if timeout >= 0 {
+		deadline = time.Now().Add(timeout)
+	}
 	sh := t.tg.signalHandlers
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
+	for {
+		sh.mu.Lock()
+		if info := t.dequeueSignalLocked(set); info != nil {
+			sh.mu.Unlock()
+			return info, nil
+		}
+		if t.killed || t.tg.groupStopSignal != 0 ||
+			(t.pendingSignals.set|t.tg.pendingSignals.set)&^t.signalMask != 0 {
+			// t must exit or stop, or a signal it does not block is pending:
+			// that interrupts the wait (Linux's sigtimedwait gives EINTR
+			// after a stop, too).
+			sh.mu.Unlock()
+			return nil, linux.EINTR
+		}
+		left := time.Duration(-1)
+		if timeout >= 0 {
+			if left = time.Until(deadline); left <= 0 {
+				sh.mu.Unlock()
+				return nil, linux.EAGAIN
+			}
+		}
+		t.realSignalMask = t.signalMask
+		t.signalMask &^= set
+		sh.mu.Unlock()
+
+		var err error
+		if left >= 0 {
+			_, err = t.BlockWithTimeout(nil, left)
+		} else {
+			err = t.Block(nil)
+		}
+
+		sh.mu.Lock()
+		t.signalMask = t.realSignalMask
+		t.realSignalMask = 0
+		sh.mu.Unlock()
+		if err == linux.ETIMEDOUT {
+			// One last look: a signal may have come with the deadline.
+			sh.mu.Lock()
+			info := t.dequeueSignalLocked(set)
+			sh.mu.Unlock()
+			if info != nil {
+				return info, nil
+			}
+			return nil, linux.EAGAIN
+		}
+	}
+}
+
+// dequeueSignalLocked removes and returns a signal of set pending for t or its
+// process, or nil.
+//
+// Preconditions: signalHandlers.mu is locked.
+func (t *Task) dequeueSignalLocked(set linux.SignalSet) *linux.SignalInfo {
 	if info := t.pendingSignals.dequeue(^set); info != nil {
 		return info
 	}

@@ -115,7 +115,6 @@ func RtSigtimedwait(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (
 	if err != nil {
 		return 0, err
 	}
-	set := linux.SignalSet(v) &^ linux.UnblockableSignals
 	timeout := time.Duration(-1)
 	if timeoutAddr != 0 {
 		ts, err := t.CopyInTimespec(timeoutAddr)
@@ -127,36 +126,16 @@ func RtSigtimedwait(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (
 		}
 		timeout = time.Duration(ts.ToNsec())
 	}
-	// The signals waited for are blocked, so they stay pending until taken here;
-	// unblocked ones interrupt the wait as usual.
-	var deadline time.Time
-	if timeout >= 0 {
-		deadline = time.Now().Add(timeout)
+	info, err := t.WaitForSignal(linux.SignalSet(v), timeout)
+	if err != nil {
+		return 0, err
 	}
-	for {
-		if info := t.DequeueSignal(set); info != nil {
-			if infoAddr != 0 {
-				if err := t.CopyOutStruct(infoAddr, info); err != nil {
-					return 0, err
-				}
-			}
-			return uintptr(info.Signo), nil
-		}
-		if timeout >= 0 {
-			left := time.Until(deadline)
-			if left <= 0 {
-				return 0, linux.EAGAIN
-			}
-			if _, err := t.BlockWithTimeout(nil, left); err == linux.ETIMEDOUT {
-				return 0, linux.EAGAIN
-			}
-		} else {
-			t.Block(nil)
-		}
-		if t.PendingSignals()&^t.SignalMask()&^set != 0 {
-			return 0, linux.EINTR
+	if infoAddr != 0 {
+		if err := t.CopyOutStruct(infoAddr, info); err != nil {
+			return 0, err
 		}
 	}
+	return uintptr(info.Signo), nil
 }
 
 // Sigaltstack implements sigaltstack(2).
