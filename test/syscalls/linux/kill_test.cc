@@ -191,8 +191,15 @@ TEST(KillTest, TgkillTargetsOneThread) {
   EXPECT_EQ(handler_tid.load(), target.tid.load());
   EXPECT_NE(handler_tid.load(), syscall(SYS_gettid));
 
-  // The thread id must belong to the named thread group.
-  EXPECT_THAT(syscall(SYS_tgkill, getppid(), target.tid.load(), 0), SyscallFailsWithErrno(ESRCH));
+  // The thread id must belong to the named thread group. Another process names
+  // it: a child of ours (getppid() would be 0, an invalid tgid, when the test
+  // runs as a PID namespace's init).
+  const pid_t other = fork();
+  if (other == 0) _exit(0);
+  ASSERT_THAT(other, SyscallSucceeds());
+  EXPECT_THAT(syscall(SYS_tgkill, other, target.tid.load(), 0), SyscallFailsWithErrno(ESRCH));
+  int status = 0;
+  ASSERT_THAT(waitpid(other, &status, 0), SyscallSucceedsWithValue(other));
 
   target.stop = true;
   ASSERT_EQ(pthread_join(t, nullptr), 0);
