@@ -12,8 +12,16 @@ import (
 
 // MMap creates a mapping and returns its address, as mmap(2). Without opts.Fixed,
 // opts.Addr is a hint used if the range is free; otherwise the mapping goes in the
-// highest free range below the mmap base.
+// highest free range below the mmap base. It is MMapLimited without a limit, for
+// the mappings the loader makes.
 func (mm *MemoryManager) MMap(opts memmap.MMapOpts) (uintptr, error) {
+	return mm.MMapLimited(opts, linux.RLIM_INFINITY)
+}
+
+// MMapLimited is MMap for an application's mmap(2): it fails with ENOMEM if the
+// mapping would take the address space beyond asLimit bytes (RLIMIT_AS), counting
+// the mappings it replaces as gone, as mmap_region's may_expand_vm check does.
+func (mm *MemoryManager) MMapLimited(opts memmap.MMapOpts, asLimit uint64) (uintptr, error) {
 	if opts.Length == 0 || opts.Offset%pageSize != 0 {
 		return 0, linux.EINVAL
 	}
@@ -43,6 +51,9 @@ func (mm *MemoryManager) MMap(opts memmap.MMapOpts) (uintptr, error) {
 	if err != nil {
 		return 0, err
 	}
+	if !mm.mayExpandLocked(uint64(ar.Length())-mm.mappedLocked(ar), asLimit) {
+		return 0, linux.ENOMEM
+	}
 	if opts.Fixed && opts.Unmap {
 		mm.unmapLocked(ar)
 	}
@@ -71,6 +82,26 @@ func (mm *MemoryManager) MMap(opts memmap.MMapOpts) (uintptr, error) {
 		}
 	}
 	return ar.Start, nil
+}
+
+// mayExpandLocked reports whether the address space may grow by n bytes within
+// asLimit, as may_expand_vm. Summing the vmas is only paid for under a limit.
+func (mm *MemoryManager) mayExpandLocked(n, asLimit uint64) bool {
+	if asLimit == linux.RLIM_INFINITY {
+		return true
+	}
+	total := mm.mappedLocked(AddrRange{0, ^uintptr(0)})
+	return total+n >= total && total+n <= asLimit
+}
+
+// mappedLocked returns how many bytes of ar are mapped.
+func (mm *MemoryManager) mappedLocked(ar AddrRange) uint64 {
+	var n uint64
+	for i := mm.vmas.lowerBound(ar.Start); i < len(mm.vmas) && mm.vmas[i].Start < ar.End; i++ {
+		v := mm.vmas[i]
+		n += uint64(min(v.End, ar.End) - max(v.Start, ar.Start))
+	}
+	return n
 }
 
 // placeLocked returns where a new mapping of length bytes goes.
@@ -258,8 +289,9 @@ func (mm *MemoryManager) MProtect(addr uintptr, length uint64, prot int) error {
 
 // MRemap grows, shrinks or moves the mapping at oldAddr, as mremap(2), and returns
 // its new address. flags are MREMAP_* bits; newAddr is used with MREMAP_FIXED.
-// Contents move with the mapping: pages are moved, not copied.
-func (mm *MemoryManager) MRemap(oldAddr uintptr, oldSize, newSize uint64, flags int, newAddr uintptr) (uintptr, error) {
+// Contents move with the mapping: pages are moved, not copied. Growing beyond
+// asLimit bytes of address space (RLIMIT_AS) fails with ENOMEM.
+func (mm *MemoryManager) MRemap(oldAddr uintptr, oldSize, newSize uint64, flags int, newAddr uintptr, asLimit uint64) (uintptr, error) {
 	// MREMAP_DONTUNMAP is not supported; Linux before 5.7 failed it the same way.
 	if flags&^(linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED) != 0 {
 		return 0, linux.EINVAL
@@ -303,12 +335,18 @@ func (mm *MemoryManager) MRemap(oldAddr uintptr, oldSize, newSize uint64, flags 
 			mm.unmapLocked(AddrRange{oldR.Start + newLen, oldR.End})
 			oldR.End = oldR.Start + newLen
 		}
+		if !mm.mayExpandLocked(uint64(newLen-oldR.Length()), asLimit) {
+			return 0, linux.ENOMEM
+		}
 		return mm.moveLocked(oldR, newR), nil
 	}
 
 	if oldR.Length() != 0 && newLen <= oldR.Length() {
 		mm.unmapLocked(AddrRange{oldR.Start + newLen, oldR.End})
 		return oldAddr, nil
+	}
+	if !mm.mayExpandLocked(uint64(newLen-oldR.Length()), asLimit) {
+		return 0, linux.ENOMEM
 	}
 	if oldR.Length() != 0 && oldR.End == v.End {
 		ext := AddrRange{v.End, v.End + (newLen - oldR.Length())}

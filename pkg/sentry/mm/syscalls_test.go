@@ -484,7 +484,7 @@ func TestMRemap(t *testing.T) {
 			e := newTestEnv(t)
 			e.as(t)
 			old, oldSize, newSize, flags, newAddr := tc.setup(t, e)
-			got, err := e.mm.MRemap(old, oldSize, newSize, flags, newAddr)
+			got, err := e.mm.MRemap(old, oldSize, newSize, flags, newAddr, linux.RLIM_INFINITY)
 			if err != tc.want {
 				t.Fatalf("MRemap = %#x, %v, want error %v", got, err, tc.want)
 			}
@@ -773,7 +773,7 @@ func TestMappingHoldsFile(t *testing.T) {
 	if refs != 1 {
 		t.Errorf("after merging back: %d references, want 1", refs)
 	}
-	if _, err := e.mm.MRemap(base, pageSize, pageSize, linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED, base+16*pageSize); err != nil {
+	if _, err := e.mm.MRemap(base, pageSize, pageSize, linux.MREMAP_MAYMOVE|linux.MREMAP_FIXED, base+16*pageSize, linux.RLIM_INFINITY); err != nil {
 		t.Fatalf("MRemap: %v", err)
 	}
 	if refs != 2 {
@@ -792,5 +792,35 @@ func TestMappingHoldsFile(t *testing.T) {
 	}
 	if refs != 0 {
 		t.Errorf("after unmapping everything: %d references, want 0", refs)
+	}
+}
+
+// TestAddressSpaceLimit checks RLIMIT_AS as may_expand_vm applies it: mappings and
+// remaps that would grow the address space beyond the limit fail with ENOMEM,
+// and pages a fixed mapping replaces do not count.
+func TestAddressSpaceLimit(t *testing.T) {
+	e := newTestEnv(t)
+	const limit = 8 * pageSize
+	if _, err := e.mm.MMapLimited(anon(9*pageSize), limit); err != linux.ENOMEM {
+		t.Errorf("mapping more than the limit: %v, want ENOMEM", err)
+	}
+	if _, err := e.mm.MMapLimited(fixed(anon(6*pageSize), base), limit); err != nil {
+		t.Fatalf("mapping below the limit: %v", err)
+	}
+	if _, err := e.mm.MMapLimited(anon(3*pageSize), limit); err != linux.ENOMEM {
+		t.Errorf("mapping past the limit: %v, want ENOMEM", err)
+	}
+	// Replacing 4 mapped pages and adding 2 makes 8: at the limit, not over it.
+	if _, err := e.mm.MMapLimited(fixed(anon(6*pageSize), base+2*pageSize), limit); err != nil {
+		t.Errorf("fixed mapping over mapped pages: %v", err)
+	}
+	if _, err := e.mm.MRemap(base, 8*pageSize, 9*pageSize, linux.MREMAP_MAYMOVE, 0, limit); err != linux.ENOMEM {
+		t.Errorf("growing past the limit: %v, want ENOMEM", err)
+	}
+	if _, err := e.mm.MRemap(base, 8*pageSize, 4*pageSize, 0, 0, limit); err != nil {
+		t.Errorf("shrinking: %v", err)
+	}
+	if _, err := e.mm.MRemap(base, 4*pageSize, 8*pageSize, linux.MREMAP_MAYMOVE, 0, limit); err != nil {
+		t.Errorf("growing back to the limit: %v", err)
 	}
 }

@@ -136,7 +136,7 @@ func Mmap(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, e
 		root.DecRef()
 	}
 	mm := t.MemoryManager()
-	addr, err := mm.MMap(a.opts)
+	addr, err := mm.MMapLimited(a.opts, t.ThreadGroup().Limit(linux.RLIMIT_AS).Cur)
 	if err != nil {
 		return 0, err
 	}
@@ -159,7 +159,7 @@ func Mprotect(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintpt
 
 // Mremap implements mremap(2). MREMAP_DONTUNMAP is not supported (EINVAL).
 func Mremap(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	return t.MemoryManager().MRemap(args[0].Pointer(), args[1].Uint64(), args[2].Uint64(), int(args[3].Int()), args[4].Pointer())
+	return t.MemoryManager().MRemap(args[0].Pointer(), args[1].Uint64(), args[2].Uint64(), int(args[3].Int()), args[4].Pointer(), t.ThreadGroup().Limit(linux.RLIMIT_AS).Cur)
 }
 
 // Brk implements brk(2): it returns the new break, or the old one if the break
