@@ -83,7 +83,9 @@ func (nativeLauncher) command(ctx context.Context, bin string, args, env []strin
 // host's / read-only (so the binary, static, is at the same path inside),
 // with /proc, a fresh tmpfs on /tmp (the test's TEST_TMPDIR and TMPDIR) and
 // the report directory bind-mounted read-write at its own path, through the
-// Gofer, so that googletest's JSON report lands on the host. The test's
+// Gofer, so that googletest's JSON report lands on the host. A binary under
+// the host's /tmp, which the sandbox's hides, has its directory bind-mounted
+// read-only. The test's
 // environment gets onSandboxEnv=1. runsc runs in its own process group; on a
 // timeout or an interrupt the group is killed (the Sentry and the Gofer die
 // with runsc: their parent-death signal is SIGKILL).
@@ -113,6 +115,9 @@ func (l runscLauncher) command(ctx context.Context, bin string, args, env []stri
 	bin, err := filepath.Abs(bin)
 	if err != nil {
 		return nil, nil, err
+	}
+	if filepath.Dir(bin) == sandboxTmp {
+		return nil, nil, fmt.Errorf("%s: a test binary directly in %s is hidden by the sandbox's own %s: move it to a directory", bin, sandboxTmp, sandboxTmp)
 	}
 	bundle, err := os.MkdirTemp(tempRoot(), "runsc-bundle-")
 	if err != nil {
@@ -162,6 +167,17 @@ func sandboxSpec(bin string, args, env []string, cwd, reportDir string) *specs.S
 		}
 	}
 	penv = append(penv, onSandboxEnv+"=1", "TEST_TMPDIR="+sandboxTmp, "TMPDIR="+sandboxTmp)
+	mounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: sandboxTmp, Type: "tmpfs", Source: "tmpfs"},
+	}
+	// The sandbox's /tmp hides the host's: a binary there (the non-Bazel
+	// build's cache may be) comes through a read-only bind mount of its
+	// directory. After /tmp, which holds it, as is the report directory.
+	if dir := filepath.Dir(bin); strings.HasPrefix(dir, sandboxTmp+"/") {
+		mounts = append(mounts, specs.Mount{Destination: dir, Type: "bind", Source: dir, Options: []string{"rbind", "ro"}})
+	}
+	mounts = append(mounts, specs.Mount{Destination: reportDir, Type: "bind", Source: reportDir, Options: []string{"rbind", "rw"}})
 	return &specs.Spec{
 		Version:  specs.Version,
 		Hostname: "visor-test",
@@ -172,12 +188,7 @@ func sandboxSpec(bin string, args, env []string, cwd, reportDir string) *specs.S
 			Cwd:  cwd,
 			User: specs.User{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())},
 		},
-		Mounts: []specs.Mount{
-			{Destination: "/proc", Type: "proc", Source: "proc"},
-			{Destination: sandboxTmp, Type: "tmpfs", Source: "tmpfs"},
-			// After /tmp, which may hold it.
-			{Destination: reportDir, Type: "bind", Source: reportDir, Options: []string{"rbind", "rw"}},
-		},
+		Mounts: mounts,
 		Linux: &specs.Linux{Namespaces: []specs.LinuxNamespace{
 			{Type: specs.PIDNamespace}, {Type: specs.IPCNamespace}, {Type: specs.UTSNamespace},
 			{Type: specs.MountNamespace}, {Type: specs.NetworkNamespace},

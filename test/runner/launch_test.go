@@ -90,6 +90,22 @@ func TestSandboxSpec(t *testing.T) {
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sandboxSpec (-want +got):\n%s", diff)
 	}
+
+	// The sandbox's /tmp hides the host's: a binary there comes in by a
+	// read-only bind mount of its directory.
+	got = sandboxSpec("/tmp/cache/pipe_test", nil, nil, "/", "/tmp/r")
+	wantMounts := []specs.Mount{
+		{Destination: "/proc", Type: "proc", Source: "proc"},
+		{Destination: "/tmp", Type: "tmpfs", Source: "tmpfs"},
+		{Destination: "/tmp/cache", Type: "bind", Source: "/tmp/cache", Options: []string{"rbind", "ro"}},
+		{Destination: "/tmp/r", Type: "bind", Source: "/tmp/r", Options: []string{"rbind", "rw"}},
+	}
+	if diff := cmp.Diff(wantMounts, got.Mounts); diff != "" {
+		t.Errorf("sandboxSpec of a binary in /tmp: mounts (-want +got):\n%s", diff)
+	}
+	if _, _, err := (runscLauncher{runsc: "/bin/runsc"}).command(context.Background(), "/tmp/a_test", nil, nil, "/tmp/r"); err == nil {
+		t.Errorf("a binary directly in /tmp, which the sandbox's /tmp hides, was accepted")
+	}
 }
 
 func TestRunscCommand(t *testing.T) {
