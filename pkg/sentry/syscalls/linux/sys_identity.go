@@ -137,8 +137,13 @@ func setresuid(t *kernel.Task, r, e, s auth.UID) error {
 	}
 	wasRoot := c.RealKUID == auth.RootKUID || c.EffectiveKUID == auth.RootKUID || c.SavedKUID == auth.RootKUID
 	nowRoot := n.RealKUID == auth.RootKUID || n.EffectiveKUID == auth.RootKUID || n.SavedKUID == auth.RootKUID
-	if wasRoot && !nowRoot && !n.KeepCaps {
-		n.PermittedCaps, n.EffectiveCaps, n.AmbientCaps = 0, 0, 0
+	if wasRoot && !nowRoot {
+		if !n.KeepCaps {
+			n.PermittedCaps, n.EffectiveCaps = 0, 0
+		}
+		// Ambient capabilities go even with keepcaps: programs that predate
+		// them expect leaving root and then exec to drop every capability.
+		n.AmbientCaps = 0
 	}
 	if c.EffectiveKUID == auth.RootKUID && n.EffectiveKUID != auth.RootKUID {
 		n.EffectiveCaps = 0

@@ -4,6 +4,7 @@ import (
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/arch"
 	"visor.dev/visor/pkg/sentry/kernel"
+	"visor.dev/visor/pkg/sentry/kernel/auth"
 )
 
 // ArchPrctl implements arch_prctl(2): the FS and GS bases (TLS).
@@ -117,6 +118,19 @@ func Prctl(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 		if t.Credentials().BoundingCaps.Has(int(cp)) {
 			return 1, nil
 		}
+		return 0, nil
+	case linux.PR_CAPBSET_DROP:
+		cp := args[1].Int()
+		c := t.Credentials()
+		if !c.HasCapability(linux.CAP_SETPCAP) {
+			return 0, linux.EPERM
+		}
+		if cp < 0 || cp > linux.CAP_LAST_CAP {
+			return 0, linux.EINVAL
+		}
+		n := c.Fork()
+		n.BoundingCaps &^= auth.CapabilitySetOf(int(cp))
+		t.SetCredentials(n)
 		return 0, nil
 	case linux.PR_GET_SECCOMP:
 		return 0, nil
