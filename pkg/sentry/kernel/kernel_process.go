@@ -71,6 +71,7 @@ func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 		taskExited:        make(chan struct{}),
 		limits:            limits,
 	}
+	tg.dumpable.Store(SuidDumpUser)
 	t.tg = tg
 
 	// The working directory, resolved inside the root.

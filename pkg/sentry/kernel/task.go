@@ -115,8 +115,18 @@ func (t *Task) MemoryManager() *mm.MemoryManager { return t.image.mm }
 // Credentials returns t's credentials. They are immutable: changes make new ones.
 func (t *Task) Credentials() *auth.Credentials { return t.creds.Load() }
 
-// SetCredentials replaces t's credentials.
-func (t *Task) SetCredentials(c *auth.Credentials) { t.creds.Store(c) }
+// SetCredentials replaces t's credentials. As Linux's commit_creds, a change of
+// the effective or filesystem IDs, or a gain of permitted capabilities, makes the
+// process non-dumpable, so a less privileged identity can't inspect what a more
+// privileged one left in memory.
+func (t *Task) SetCredentials(c *auth.Credentials) {
+	old := t.creds.Swap(c)
+	if old.EffectiveKUID != c.EffectiveKUID || old.EffectiveKGID != c.EffectiveKGID ||
+		old.FSKUID != c.FSKUID || old.FSKGID != c.FSKGID ||
+		c.PermittedCaps&^old.PermittedCaps != 0 {
+		t.tg.SetDumpable(SuidDumpDisable)
+	}
+}
 
 // FDTable returns t's file descriptor table.
 func (t *Task) FDTable() *FDTable {

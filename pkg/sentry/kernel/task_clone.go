@@ -95,6 +95,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		startTime:   time.Now(),
 	}
 	child.creds.Store(t.Credentials())
+	child.noNewPrivs.Store(t.NoNewPrivs())
 	// The child returns 0 from clone, on its own stack and TLS if given.
 	child.arch.Regs.Rax = 0
 	if opts.Stack != 0 {
@@ -165,6 +166,7 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 			taskExited:        make(chan struct{}),
 			limits:            t.tg.limitsCopy(),
 		}
+		child.tg.dumpable.Store(t.tg.Dumpable())
 		parent.children[child.tg] = struct{}{}
 		if pg := child.tg.processGroup; pg != nil {
 			pg.members[child.tg] = struct{}{}

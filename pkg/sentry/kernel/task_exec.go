@@ -84,6 +84,8 @@ func (t *Task) Exec(filename string, argv, envv []string) error {
 	t.tg.signalHandlers = t.tg.signalHandlers.resetForExec()
 	t.signalStack = linux.SignalStack{Flags: linux.SS_DISABLE}
 	t.tg.execed = true
+	// A new program is dumpable again (Visor runs no set-user-ID programs).
+	t.tg.SetDumpable(SuidDumpUser)
 	if t.vforkDone != nil {
 		close(t.vforkDone)
 		t.vforkDone = nil

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"visor.dev/visor/pkg/abi/linux"
@@ -59,6 +60,12 @@ type ThreadGroup struct {
 	// execed is set once a task of the group called execve: its parent may no
 	// longer change its process group (setpgid fails with EACCES).
 	execed bool
+
+	// dumpable is PR_SET_DUMPABLE's value (SuidDumpDisable or SuidDumpUser).
+	// Linux keeps it in the mm; every task of a group shares one. Forked
+	// children inherit it, execve sets it again, and changing credentials
+	// clears it.
+	dumpable atomic.Int32
 
 	// limitsMu guards limits. Lock order: after signalHandlers.mu.
 	limitsMu sync.Mutex
@@ -134,3 +141,15 @@ func (tg *ThreadGroup) CPUTime() (user, sys time.Duration) {
 	}
 	return user, sys
 }
+
+// Values of PR_GET_DUMPABLE, from include/linux/sched/coredump.h.
+const (
+	SuidDumpDisable = 0
+	SuidDumpUser    = 1
+)
+
+// Dumpable returns PR_GET_DUMPABLE's value.
+func (tg *ThreadGroup) Dumpable() int32 { return tg.dumpable.Load() }
+
+// SetDumpable sets PR_SET_DUMPABLE's value.
+func (tg *ThreadGroup) SetDumpable(v int32) { tg.dumpable.Store(v) }

@@ -70,11 +70,13 @@ func Prctl(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 	case linux.PR_GET_PDEATHSIG:
 		return 0, t.CopyOutUint32(args[1].Pointer(), uint32(t.ParentDeathSignal()))
 	case linux.PR_GET_DUMPABLE:
-		return 1, nil
+		return uintptr(t.ThreadGroup().Dumpable()), nil
 	case linux.PR_SET_DUMPABLE:
-		if v := args[1].Int(); v != 0 && v != 1 {
+		v := args[1].Int()
+		if v != kernel.SuidDumpDisable && v != kernel.SuidDumpUser {
 			return 0, linux.EINVAL
 		}
+		t.ThreadGroup().SetDumpable(v)
 		return 0, nil
 	case linux.PR_GET_KEEPCAPS:
 		if t.Credentials().KeepCaps {
