@@ -85,10 +85,11 @@ func (nativeLauncher) command(ctx context.Context, bin string, args, env []strin
 // the report directory bind-mounted read-write at its own path, through the
 // Gofer, so that googletest's JSON report lands on the host. A binary under
 // the host's /tmp, which the sandbox's hides, has its directory bind-mounted
-// read-only. The test's
-// environment gets onSandboxEnv=1. runsc runs in its own process group; on a
-// timeout or an interrupt the group is killed (the Sentry and the Gofer die
-// with runsc: their parent-death signal is SIGKILL).
+// read-only. The test's environment gets onSandboxEnv=1; its working
+// directory is the runner's (Bazel's runfiles tree), or / if that is under
+// /tmp. runsc runs in its own process group; on a timeout or an interrupt the
+// group is killed (the Sentry and the Gofer die with runsc: their
+// parent-death signal is SIGKILL).
 type runscLauncher struct {
 	runsc     string   // Path of the runsc binary.
 	platform  string   // --platform for runsc: ptrace, systrap or kvm.
@@ -125,8 +126,8 @@ func (l runscLauncher) command(ctx context.Context, bin string, args, env []stri
 	}
 	cleanup := func() { os.RemoveAll(bundle) }
 	cwd, err := os.Getwd()
-	if err != nil {
-		cwd = "/"
+	if err != nil || strings.HasPrefix(cwd+"/", sandboxTmp+"/") {
+		cwd = "/" // The sandbox's /tmp is not the host's.
 	}
 	spec := sandboxSpec(bin, args, env, cwd, reportDir)
 	data, err := json.MarshalIndent(spec, "", "\t")
