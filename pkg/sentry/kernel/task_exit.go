@@ -32,10 +32,12 @@ func (t *Task) exitTask() {
 		}
 	}
 
+	rss := t.image.mm.ResidentSetSize()
 	ts := t.k.tasks
 	ts.mu.Lock()
 	t.exitState = TaskExitInitiated
 	tg := t.tg
+	tg.exitedUsage.MaxRSS = max(tg.exitedUsage.MaxRSS, rss)
 	sh := tg.signalHandlers
 	sh.mu.Lock()
 	if tg.exiting {
@@ -91,7 +93,13 @@ func (t *Task) releaseLocked() {
 		delete(ns.tasks, tid)
 		delete(ns.tids, t)
 	}
-	delete(t.tg.tasks, t)
+	if _, ok := t.tg.tasks[t]; ok {
+		// The group's CPU time keeps what its exited tasks used.
+		user, sys := t.CPUTime()
+		t.tg.exitedUsage.UserTime += user
+		t.tg.exitedUsage.SysTime += sys
+		delete(t.tg.tasks, t)
+	}
 	t.exitState = TaskExitDead
 }
 

@@ -28,8 +28,8 @@ type WaitResult struct {
 	Status linux.WaitStatus
 	// Code is the si_code waitid reports: CLD_EXITED, CLD_KILLED, CLD_STOPPED, CLD_CONTINUED.
 	Code int32
-	// UserTime and SysTime are the child's CPU time in nanoseconds.
-	UserTime, SysTime int64
+	// Usage is what the child used, with its own waited-for children.
+	Usage Usage
 }
 
 // Wait waits for a child of t's process to change state, as wait4 and waitid do.
@@ -100,9 +100,9 @@ func (tg *ThreadGroup) waitReadyLocked(ns *PIDNamespace, opts *WaitOptions) *Wai
 	res := &WaitResult{TID: ns.tgids[tg]}
 	if leader := tg.leader; leader != nil {
 		res.UID = uint32(leader.Credentials().RealKUID)
-		u, s := leader.CPUTime()
-		res.UserTime, res.SysTime = int64(u), int64(s)
 	}
+	res.Usage = tg.usageLocked()
+	res.Usage.add(tg.childUsage)
 	if tg.zombie {
 		if opts.Events&linux.WEXITED == 0 {
 			return nil
@@ -113,6 +113,11 @@ func (tg *ThreadGroup) waitReadyLocked(ns *PIDNamespace, opts *WaitOptions) *Wai
 			res.Code = linux.CLD_KILLED
 		}
 		if opts.Consume {
+			// Only a child reaped by wait counts in its parent's children's
+			// usage, as Linux's wait_task_zombie.
+			if tg.parent != nil {
+				tg.parent.childUsage.add(res.Usage)
+			}
 			tg.reapLocked()
 		}
 		return res

@@ -3,7 +3,6 @@ package kernel
 import (
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"visor.dev/visor/pkg/abi/linux"
 )
@@ -60,6 +59,12 @@ type ThreadGroup struct {
 	// execed is set once a task of the group called execve: its parent may no
 	// longer change its process group (setpgid fails with EACCES).
 	execed bool
+
+	// exitedUsage is what the tasks that left the group used; childUsage is
+	// what the children it reaped with wait used, with their own (Linux's
+	// signal_struct times, and cutime, cstime and cmaxrss).
+	exitedUsage Usage
+	childUsage  Usage
 
 	// dumpable is PR_SET_DUMPABLE's value (SuidDumpDisable or SuidDumpUser).
 	// Linux keeps it in the mm; every task of a group shares one. Forked
@@ -127,19 +132,6 @@ func defaultLimits() [linux.RLIM_NLIMITS]linux.Rlimit {
 	l[linux.RLIMIT_NICE] = linux.Rlimit{}
 	l[linux.RLIMIT_RTPRIO] = linux.Rlimit{}
 	return l
-}
-
-// CPUTime returns the time tg's live tasks have spent in application code and in
-// the Sentry.
-func (tg *ThreadGroup) CPUTime() (user, sys time.Duration) {
-	tg.ts.mu.RLock()
-	defer tg.ts.mu.RUnlock()
-	for t := range tg.tasks {
-		u, s := t.CPUTime()
-		user += u
-		sys += s
-	}
-	return user, sys
 }
 
 // Values of PR_GET_DUMPABLE, from include/linux/sched/coredump.h.

@@ -114,7 +114,7 @@ var amd64 = &kernel.SyscallTable{
 		97:  {Name: "getrlimit", Status: syscallinfo.Supported, Fn: Getrlimit},
 		98:  {Name: "getrusage", Status: syscallinfo.Partial, Fn: Getrusage},
 		99:  {Name: "sysinfo", Status: syscallinfo.Partial, Fn: Sysinfo},
-		100: {Name: "times", Status: syscallinfo.Partial, Fn: Times},
+		100: {Name: "times", Status: syscallinfo.Supported, Fn: Times},
 		101: {Name: "ptrace", Status: syscallinfo.Unimplemented, Fn: stub("ptrace", linux.ENOSYS)},
 		102: {Name: "getuid", Status: syscallinfo.Supported, Fn: Getuid},
 		103: {Name: "syslog", Status: syscallinfo.Unimplemented, Fn: stub("syslog", linux.ENOSYS)},

@@ -55,19 +55,22 @@ func Prlimit64(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintp
 	return 0, prlimit(t, tg, int(args[1].Int()), args[2].Pointer(), args[3].Pointer())
 }
 
-// Getrusage implements getrusage(2) with the CPU times Visor accounts.
+// Getrusage implements getrusage(2) with the CPU times and resident set sizes
+// Visor accounts.
 func Getrusage(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	var ru linux.Rusage
+	var u kernel.Usage
 	switch args[0].Int() {
 	case linux.RUSAGE_SELF:
-		u, s := t.ThreadGroup().CPUTime()
-		ru.UTime, ru.STime = linux.NsecToTimeval(int64(u)), linux.NsecToTimeval(int64(s))
+		u = t.ThreadGroup().Usage()
+		u.MaxRSS = max(u.MaxRSS, t.MemoryManager().ResidentSetSize())
 	case linux.RUSAGE_THREAD:
-		u, s := t.CPUTime()
-		ru.UTime, ru.STime = linux.NsecToTimeval(int64(u)), linux.NsecToTimeval(int64(s))
+		u.UserTime, u.SysTime = t.CPUTime()
+		u.MaxRSS = t.MemoryManager().ResidentSetSize()
 	case linux.RUSAGE_CHILDREN:
+		u = t.ThreadGroup().ChildrenUsage()
 	default:
 		return 0, linux.EINVAL
 	}
+	ru := u.Rusage()
 	return 0, t.CopyOutStruct(args[1].Pointer(), &ru)
 }

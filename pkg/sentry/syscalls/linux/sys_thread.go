@@ -154,7 +154,7 @@ func Wait4(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 		}
 	}
 	if rusageAddr != 0 {
-		ru := linux.Rusage{UTime: linux.NsecToTimeval(res.UserTime), STime: linux.NsecToTimeval(res.SysTime)}
+		ru := res.Usage.Rusage()
 		if err := t.CopyOutStruct(rusageAddr, &ru); err != nil {
 			return 0, err
 		}
@@ -230,7 +230,7 @@ func Waitid(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr,
 	if rusageAddr != 0 {
 		var ru linux.Rusage
 		if res != nil {
-			ru = linux.Rusage{UTime: linux.NsecToTimeval(res.UserTime), STime: linux.NsecToTimeval(res.SysTime)}
+			ru = res.Usage.Rusage()
 		}
 		if err := t.CopyOutStruct(rusageAddr, &ru); err != nil {
 			return 0, err

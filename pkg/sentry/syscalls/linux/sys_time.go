@@ -146,8 +146,12 @@ func ClockNanosleep(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (
 func Times(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	toTicks := func(d time.Duration) int64 { return int64(d) / (1e9 / linux.CLK_TCK) }
 	if addr := args[0].Pointer(); addr != 0 {
-		u, s := t.ThreadGroup().CPUTime()
-		tms := linux.Tms{UTime: toTicks(u), STime: toTicks(s)}
+		tg := t.ThreadGroup()
+		u, c := tg.Usage(), tg.ChildrenUsage()
+		tms := linux.Tms{
+			UTime: toTicks(u.UserTime), STime: toTicks(u.SysTime),
+			CUTime: toTicks(c.UserTime), CSTime: toTicks(c.SysTime),
+		}
 		if err := t.CopyOutStruct(addr, &tms); err != nil {
 			return 0, err
 		}
