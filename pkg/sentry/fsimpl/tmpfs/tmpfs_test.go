@@ -970,3 +970,36 @@ func BenchmarkRead4K(b *testing.B) {
 		}
 	}
 }
+
+// TestMemfd checks memfd_create's files: readable and writable, with no link,
+// and named "/memfd:<name> (deleted)" from anywhere.
+func TestMemfd(t *testing.T) {
+	e := newEnv(t)
+	fd, err := tmpfs.NewMemfd(e.Ctx, e.VFS, e.Creds, "name", 0o777)
+	if err != nil {
+		t.Fatalf("NewMemfd: %v", err)
+	}
+	defer fd.DecRef()
+	if _, err := fd.Write(e.Ctx, []byte("data"), vfs.WriteOptions{}); err != nil {
+		t.Errorf("write: %v", err)
+	}
+	buf := make([]byte, 8)
+	if n, err := fd.PRead(e.Ctx, buf, 0, vfs.ReadOptions{}); string(buf[:n]) != "data" || err != nil {
+		t.Errorf("pread = %q, %v", buf[:n], err)
+	}
+	st, err := fd.Stat(e.Ctx, vfs.StatOptions{Mask: linux.STATX_BASIC_STATS})
+	if err != nil || st.Mode != linux.S_IFREG|0o777 || st.Nlink != 0 || st.Size != 4 {
+		t.Errorf("stat = mode %#o nlink %d size %d, %v", st.Mode, st.Nlink, st.Size, err)
+	}
+	if name, err := e.VFS.PathnameWithDeleted(e.Ctx, e.Root, fd.VirtualDentry()); name != "/memfd:name (deleted)" || err != nil {
+		t.Errorf("path = %q, %v", name, err)
+	}
+	other, err := tmpfs.NewMemfd(e.Ctx, e.VFS, e.Creds, "name", 0o777)
+	if err != nil {
+		t.Fatalf("NewMemfd: %v", err)
+	}
+	defer other.DecRef()
+	if other.Mount() != fd.Mount() {
+		t.Errorf("memfds of one VFS are on different mounts")
+	}
+}

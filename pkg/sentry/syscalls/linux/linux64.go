@@ -333,7 +333,7 @@ var amd64 = &kernel.SyscallTable{
 		316: {Name: "renameat2", Status: syscallinfo.Supported, Fn: Renameat2},
 		317: {Name: "seccomp", Status: syscallinfo.Unimplemented, Fn: stub("seccomp", linux.ENOSYS)},
 		318: {Name: "getrandom", Status: syscallinfo.Supported, Fn: Getrandom},
-		319: {Name: "memfd_create", Status: syscallinfo.Unimplemented, Fn: stub("memfd_create", linux.ENOSYS)},
+		319: {Name: "memfd_create", Status: syscallinfo.Partial, Fn: MemfdCreate},
 		320: {Name: "kexec_file_load", Status: syscallinfo.Unimplemented, Fn: stub("kexec_file_load", linux.EPERM)},
 		321: {Name: "bpf", Status: syscallinfo.Unimplemented, Fn: stub("bpf", linux.ENOSYS)},
 		322: {Name: "execveat", Status: syscallinfo.Partial, Fn: Execveat},

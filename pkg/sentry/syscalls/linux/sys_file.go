@@ -7,6 +7,7 @@ import (
 
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/arch"
+	"visor.dev/visor/pkg/sentry/fsimpl/tmpfs"
 	"visor.dev/visor/pkg/sentry/kernel"
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 	"visor.dev/visor/pkg/sentry/vfs"
@@ -126,6 +127,46 @@ func Openat(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr,
 // Creat implements creat(2).
 func Creat(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
 	return openAt(t, linux.AT_FDCWD, args[0].Pointer(), linux.O_WRONLY|linux.O_CREAT|linux.O_TRUNC, args[1].Uint())
+}
+
+// memfd_create(2)'s flags (include/uapi/linux/memfd.h).
+const (
+	mfdCloexec      = 0x1
+	mfdAllowSealing = 0x2
+	mfdNoexecSeal   = 0x8
+	mfdExec         = 0x10
+	// mfdNameMax is the longest name: NAME_MAX less the "memfd:" prefix.
+	mfdNameMax = linux.NAME_MAX - len("memfd:")
+)
+
+// MemfdCreate implements memfd_create(2): a tmpfs file with no path. Sealing is
+// not supported: MFD_ALLOW_SEALING is accepted, but F_ADD_SEALS fails with EINVAL
+// as on a file that does not allow it. MFD_HUGETLB fails with EINVAL, as on a
+// kernel without hugetlbfs.
+func MemfdCreate(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	flags := args[1].Uint()
+	if flags&^(mfdCloexec|mfdAllowSealing|mfdNoexecSeal|mfdExec) != 0 {
+		return 0, linux.EINVAL
+	}
+	if flags&mfdExec != 0 && flags&mfdNoexecSeal != 0 {
+		return 0, linux.EINVAL
+	}
+	name, err := t.CopyInString(args[0].Pointer(), mfdNameMax)
+	if err == linux.ENAMETOOLONG {
+		return 0, linux.EINVAL
+	}
+	if err != nil {
+		return 0, err
+	}
+	perms := uint16(0o777)
+	if flags&mfdNoexecSeal != 0 {
+		perms &^= 0o111
+	}
+	f, err := tmpfs.NewMemfd(t, vfsOf(t), t.Credentials(), name, perms)
+	if err != nil {
+		return 0, err
+	}
+	return installFD(t, f, flags&mfdCloexec != 0)
 }
 
 // checkOpenHow checks openat2(2)'s struct open_how as build_open_flags does.
