@@ -79,6 +79,24 @@ type ReadOptions struct {
 type WriteOptions struct {
 	// Flags are pwritev2(2)'s RWF_* flags.
 	Flags uint32
+	// LimitFileSize applies FileSizeLimit, the writer's RLIMIT_FSIZE, to writes
+	// to regular files (see LimitWrite). The kernel's own writes leave it unset.
+	LimitFileSize bool
+	FileSizeLimit uint64
+}
+
+// LimitWrite returns how many of n bytes a write to a regular file at off may
+// write under opts' file size limit, as generic_write_check_limits: a write that
+// starts at or beyond the limit fails with EFBIG (the syscall layer then sends
+// SIGXFSZ), and one that crosses it stops there.
+func (opts *WriteOptions) LimitWrite(off int64, n int) (int, error) {
+	if !opts.LimitFileSize || n == 0 {
+		return n, nil
+	}
+	if off < 0 || uint64(off) >= opts.FileSizeLimit {
+		return 0, linux.EFBIG
+	}
+	return int(min(uint64(n), opts.FileSizeLimit-uint64(off))), nil
 }
 
 // GetXattrOptions are options of GetXattrAt.

@@ -338,24 +338,24 @@ func (fd *regularFileFD) PRead(_ vfs.Context, dst []byte, offset int64, _ vfs.Re
 }
 
 // Write implements vfs.FileDescriptionImpl.Write.
-func (fd *regularFileFD) Write(ctx vfs.Context, src []byte, _ vfs.WriteOptions) (int64, error) {
+func (fd *regularFileFD) Write(ctx vfs.Context, src []byte, opts vfs.WriteOptions) (int64, error) {
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()
-	n, end, err := fd.pwrite(ctx, src, fd.off)
+	n, end, err := fd.pwrite(ctx, src, fd.off, &opts)
 	fd.off = end
 	return n, err
 }
 
 // PWrite implements vfs.FileDescriptionImpl.PWrite. With O_APPEND it appends, as
 // Linux's pwrite does.
-func (fd *regularFileFD) PWrite(ctx vfs.Context, src []byte, offset int64, _ vfs.WriteOptions) (int64, error) {
-	n, _, err := fd.pwrite(ctx, src, offset)
+func (fd *regularFileFD) PWrite(ctx vfs.Context, src []byte, offset int64, opts vfs.WriteOptions) (int64, error) {
+	n, _, err := fd.pwrite(ctx, src, offset, &opts)
 	return n, err
 }
 
-// pwrite writes src at offset, or at the end with O_APPEND, and returns the count
-// and the offset after the written bytes.
-func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64) (int64, int64, error) {
+// pwrite writes src at offset, or at the end with O_APPEND, within opts' file size
+// limit, and returns the count and the offset after the written bytes.
+func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64, opts *vfs.WriteOptions) (int64, int64, error) {
 	if len(src) == 0 {
 		return 0, offset, nil
 	}
@@ -374,6 +374,12 @@ func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64) (int6
 			i.dataMu.RUnlock()
 		}
 	}
+	allowed, err := opts.LimitWrite(offset, len(src))
+	if err != nil {
+		unlock()
+		return 0, offset, err
+	}
+	src = src[:allowed]
 	if offset >= maxFileSize {
 		unlock()
 		return 0, offset, linux.EFBIG
@@ -383,7 +389,7 @@ func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64) (int6
 	}
 	i.handleMu.RLock()
 	var n int
-	err := error(linux.EBADF)
+	err = linux.EBADF
 	if i.writeH != nil {
 		n, err = pwriteFull(i.writeH.hostFD, src, offset)
 	}

@@ -235,30 +235,35 @@ func (fd *regularFileFD) PRead(_ vfs.Context, dst []byte, offset int64, _ vfs.Re
 }
 
 // Write implements vfs.FileDescriptionImpl.Write.
-func (fd *regularFileFD) Write(ctx vfs.Context, src []byte, _ vfs.WriteOptions) (int64, error) {
+func (fd *regularFileFD) Write(ctx vfs.Context, src []byte, opts vfs.WriteOptions) (int64, error) {
 	fd.offMu.Lock()
 	defer fd.offMu.Unlock()
-	n, end, err := fd.pwrite(ctx, src, fd.off)
+	n, end, err := fd.pwrite(ctx, src, fd.off, &opts)
 	fd.off = end
 	return n, err
 }
 
 // PWrite implements vfs.FileDescriptionImpl.PWrite. With O_APPEND it appends, as
 // Linux's pwrite does.
-func (fd *regularFileFD) PWrite(ctx vfs.Context, src []byte, offset int64, _ vfs.WriteOptions) (int64, error) {
-	n, _, err := fd.pwrite(ctx, src, offset)
+func (fd *regularFileFD) PWrite(ctx vfs.Context, src []byte, offset int64, opts vfs.WriteOptions) (int64, error) {
+	n, _, err := fd.pwrite(ctx, src, offset, &opts)
 	return n, err
 }
 
-// pwrite writes src at offset, or at the end with O_APPEND, and returns the count
-// and the offset after the written bytes.
-func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64) (int64, int64, error) {
+// pwrite writes src at offset, or at the end with O_APPEND, within opts' file size
+// limit, and returns the count and the offset after the written bytes.
+func (fd *regularFileFD) pwrite(ctx vfs.Context, src []byte, offset int64, opts *vfs.WriteOptions) (int64, int64, error) {
 	rf := fd.file()
 	rf.dataMu.Lock()
 	if fd.vfsfd.StatusFlags()&linux.O_APPEND != 0 {
 		offset = rf.size.Load()
 	}
-	n, err := rf.writeLocked(src, offset)
+	allowed, err := opts.LimitWrite(offset, len(src))
+	if err != nil {
+		rf.dataMu.Unlock()
+		return 0, offset, err
+	}
+	n, err := rf.writeLocked(src[:allowed], offset)
 	rf.dataMu.Unlock()
 	if n > 0 {
 		i := fd.d.inode

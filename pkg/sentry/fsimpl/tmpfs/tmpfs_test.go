@@ -1003,3 +1003,24 @@ func TestMemfd(t *testing.T) {
 		t.Errorf("memfds of one VFS are on different mounts")
 	}
 }
+
+// TestFileSizeLimit checks RLIMIT_FSIZE on writes: cut short at the limit, EFBIG
+// at or beyond it, and nothing for writes without a limit.
+func TestFileSizeLimit(t *testing.T) {
+	e := newEnv(t)
+	fd := mustOpen(t, e, "/f", linux.O_RDWR|linux.O_CREAT)
+	defer fd.DecRef()
+	lim := vfs.WriteOptions{LimitFileSize: true, FileSizeLimit: 10}
+	if n, err := fd.Write(e.Ctx, make([]byte, 16), lim); n != 10 || err != nil {
+		t.Errorf("write across the limit = %d, %v, want 10", n, err)
+	}
+	if n, err := fd.Write(e.Ctx, make([]byte, 1), lim); n != 0 || err != linux.EFBIG {
+		t.Errorf("write at the limit = %d, %v, want EFBIG", n, err)
+	}
+	if n, err := fd.PWrite(e.Ctx, make([]byte, 4), 2, lim); n != 4 || err != nil {
+		t.Errorf("pwrite below the limit = %d, %v", n, err)
+	}
+	if n, err := fd.Write(e.Ctx, make([]byte, 4), vfs.WriteOptions{}); n != 4 || err != nil {
+		t.Errorf("write without a limit = %d, %v", n, err)
+	}
+}

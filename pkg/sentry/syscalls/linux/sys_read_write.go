@@ -238,6 +238,24 @@ func blockingWriter(t *kernel.Task, fd *vfs.FileDescription, opts vfs.WriteOptio
 	}
 }
 
+// writeOptions returns the options of an application's write: its RWF_* flags and
+// its RLIMIT_FSIZE.
+func writeOptions(t *kernel.Task, flags uint32) vfs.WriteOptions {
+	lim := t.ThreadGroup().Limit(linux.RLIMIT_FSIZE).Cur
+	return vfs.WriteOptions{Flags: flags, LimitFileSize: lim != linux.RLIM_INFINITY, FileSizeLimit: lim}
+}
+
+// fileSizeExceeded returns a write's error, first sending SIGXFSZ to t if the
+// write failed for starting beyond RLIMIT_FSIZE (EFBIG under a limit), as
+// generic_write_check_limits does. A write cut short at the limit is not an error
+// and sends nothing.
+func fileSizeExceeded(t *kernel.Task, opts vfs.WriteOptions, err error) error {
+	if err == linux.EFBIG && opts.LimitFileSize {
+		_ = t.SendSignal(senderInfo(t, linux.SIGXFSZ, linux.SI_USER))
+	}
+	return err
+}
+
 // sendSIGPIPE sends SIGPIPE to t, as a write to a pipe or socket without readers
 // does.
 func sendSIGPIPE(t *kernel.Task) {
@@ -307,8 +325,9 @@ func Write(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, 
 	if err := checkWritable(f); err != nil {
 		return 0, err
 	}
-	n, err := doWrite(t, singleSeg(args[1].Pointer(), args[2].Uint64()), blockingWriter(t, f, vfs.WriteOptions{}, false))
-	return uintptr(n), err
+	opts := writeOptions(t, 0)
+	n, err := doWrite(t, singleSeg(args[1].Pointer(), args[2].Uint64()), blockingWriter(t, f, opts, false))
+	return uintptr(n), fileSizeExceeded(t, opts, err)
 }
 
 // preader returns the readFunc of a positional read at pos.
@@ -368,8 +387,9 @@ func Pwrite64(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintpt
 	if err := checkPos(pos, segs.total()); err != nil {
 		return 0, err
 	}
-	n, err := doWrite(t, segs, pwriter(t, f, pos, vfs.WriteOptions{}))
-	return uintptr(n), err
+	opts := writeOptions(t, 0)
+	n, err := doWrite(t, segs, pwriter(t, f, pos, opts))
+	return uintptr(n), fileSizeExceeded(t, opts, err)
 }
 
 // vectorIO runs readv(2) and its relatives: pos < 0 means the file's offset.
@@ -402,12 +422,13 @@ func vectorIO(t *kernel.Task, args arch.SyscallArguments, write bool, pos int64,
 	nowait := rwFlags&linux.RWF_NOWAIT != 0
 	var n int64
 	if write {
-		opts := vfs.WriteOptions{Flags: rwFlags}
+		opts := writeOptions(t, rwFlags)
 		if pos >= 0 {
 			n, err = doWrite(t, segs, pwriter(t, f, pos, opts))
 		} else {
 			n, err = doWrite(t, segs, blockingWriter(t, f, opts, nowait))
 		}
+		err = fileSizeExceeded(t, opts, err)
 		if n > 0 && rwFlags&(linux.RWF_SYNC|linux.RWF_DSYNC) != 0 {
 			if serr := f.Sync(t); serr != nil && serr != linux.EINVAL {
 				return 0, serr
@@ -546,13 +567,15 @@ func Sendfile(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintpt
 		}
 		return in.Read(t, dst, vfs.ReadOptions{})
 	}
-	n, err := copyFileData(t, count, read, blockingWriter(t, out, vfs.WriteOptions{}, false), func(unwritten int64) {
+	wopts := writeOptions(t, 0)
+	n, err := copyFileData(t, count, read, blockingWriter(t, out, wopts, false), func(unwritten int64) {
 		if offAddr != 0 {
 			off -= unwritten
 		} else {
 			_, _ = in.Seek(t, -unwritten, linux.SEEK_CUR)
 		}
 	})
+	err = fileSizeExceeded(t, wopts, err)
 	if offAddr != 0 {
 		if cerr := t.CopyOutUint64(offAddr, uint64(off)); cerr != nil && err == nil {
 			err = cerr
@@ -669,12 +692,14 @@ func CopyFileRange(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (u
 		offIn += n
 		return n, err
 	}
+	wopts := writeOptions(t, 0)
 	write := func(src []byte) (int64, error) {
-		n, err := out.PWrite(t, src, offOut, vfs.WriteOptions{})
+		n, err := out.PWrite(t, src, offOut, wopts)
 		offOut += n
 		return n, err
 	}
 	n, err := copyFileData(t, count, read, write, func(unwritten int64) { offIn -= unwritten })
+	err = fileSizeExceeded(t, wopts, err)
 	if n > 0 {
 		if offInAddr != 0 {
 			_ = t.CopyOutUint64(offInAddr, uint64(offIn))
