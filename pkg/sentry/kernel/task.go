@@ -75,6 +75,12 @@ type Task struct {
 	// Accounting, updated by the task goroutine.
 	startTime time.Time
 	userTime  atomic.Int64 // nanoseconds in application code
+	// appSince is when t last entered application code, zero while it is in
+	// the Sentry: the CPU clocks count a thread that spins in
+	// application code without ever trapping. cpuMu (a leaf lock) makes
+	// appSince and userTime change together, so the clocks never go back.
+	cpuMu    sync.Mutex
+	appSince time.Time
 	sysTime   atomic.Int64 // nanoseconds in the Sentry
 	// blockedNs is time spent blocked in the current syscall, which is not CPU
 	// time; owned by the task goroutine.
@@ -187,7 +193,13 @@ func (t *Task) RobustList() uintptr { return t.robustList }
 
 // CPUTime returns the time t has spent in application code and in the Sentry.
 func (t *Task) CPUTime() (user, sys time.Duration) {
-	return time.Duration(t.userTime.Load()), time.Duration(t.sysTime.Load())
+	t.cpuMu.Lock()
+	user = time.Duration(t.userTime.Load())
+	if !t.appSince.IsZero() {
+		user += time.Since(t.appSince)
+	}
+	t.cpuMu.Unlock()
+	return user, time.Duration(t.sysTime.Load())
 }
 
 // StartTime returns when t was created.

@@ -33,10 +33,16 @@ func (t *Task) run() {
 			t.killGroup(linux.WaitStatusSignal(linux.SIGKILL, false))
 			continue
 		}
+		t.cpuMu.Lock()
 		entered := time.Now()
+		t.appSince = entered
+		t.cpuMu.Unlock()
 		info, at, err := t.pctx.Switch(as, &t.arch)
+		t.cpuMu.Lock()
 		left := time.Now()
 		t.userTime.Add(int64(left.Sub(entered)))
+		t.appSince = time.Time{}
+		t.cpuMu.Unlock()
 
 		switch {
 		case err == nil:
