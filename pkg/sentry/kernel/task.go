@@ -81,7 +81,7 @@ type Task struct {
 	// appSince and userTime change together, so the clocks never go back.
 	cpuMu    sync.Mutex
 	appSince time.Time
-	sysTime   atomic.Int64 // nanoseconds in the Sentry
+	sysTime  atomic.Int64 // nanoseconds in the Sentry
 	// blockedNs is time spent blocked in the current syscall, which is not CPU
 	// time; owned by the task goroutine.
 	blockedNs int64
