@@ -53,6 +53,7 @@ func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 		startTime:   time.Now(),
 		// A new process starts without an alternate signal stack.
 		signalStack: linux.SignalStack{Flags: linux.SS_DISABLE},
+		affinity:    allCPUs(),
 	}
 	t.creds.Store(args.Credentials)
 	limits := defaultLimits()

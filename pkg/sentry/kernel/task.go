@@ -67,10 +67,15 @@ type Task struct {
 	parentDeathSignal atomic.Int32
 	noNewPrivs        atomic.Bool
 
+	// affinity is the CPUs t may run on, cpu the one it reports running on,
+	// nice its nice value; guarded by mu.
+	affinity CPUSet
+	cpu      int32
+	nice     int32
+
 	// Owned by the task goroutine; read by others only for /proc.
 	clearChildTID uintptr
 	robustList    uintptr
-	cpu           int32
 
 	// Accounting, updated by the task goroutine.
 	startTime time.Time

@@ -93,6 +93,10 @@ func (t *Task) Clone(opts *CloneOptions) (ThreadID, error) {
 		fs:          fs,
 		name:        t.Name(),
 		startTime:   time.Now(),
+		// The child runs where its parent may, with its nice value.
+		affinity: t.Affinity(),
+		cpu:      t.CPU(),
+		nice:     t.Nice(),
 	}
 	child.creds.Store(t.Credentials())
 	child.noNewPrivs.Store(t.NoNewPrivs())

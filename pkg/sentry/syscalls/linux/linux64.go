@@ -162,7 +162,7 @@ var amd64 = &kernel.SyscallTable{
 		145: {Name: "sched_getscheduler", Status: syscallinfo.Supported, Fn: SchedGetscheduler},
 		146: {Name: "sched_get_priority_max", Status: syscallinfo.Supported, Fn: SchedGetPriorityMax},
 		147: {Name: "sched_get_priority_min", Status: syscallinfo.Supported, Fn: SchedGetPriorityMin},
-		148: {Name: "sched_rr_get_interval", Status: syscallinfo.Unimplemented, Fn: stub("sched_rr_get_interval", linux.ENOSYS)},
+		148: {Name: "sched_rr_get_interval", Status: syscallinfo.Partial, Fn: SchedRrGetInterval},
 		149: {Name: "mlock", Status: syscallinfo.Supported, Fn: Mlock},
 		150: {Name: "munlock", Status: syscallinfo.Supported, Fn: Munlock},
 		151: {Name: "mlockall", Status: syscallinfo.Supported, Fn: Mlockall},

@@ -6,11 +6,13 @@ import (
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/arch"
 	"visor.dev/visor/pkg/sentry/kernel"
+	"visor.dev/visor/pkg/sentry/kernel/auth"
 )
 
-// The Sentry schedules tasks with the Go runtime: every task may run on any of the
-// sandbox's CPUs, and the scheduling policy is always SCHED_OTHER. The calls below
-// report that and accept what doesn't change it.
+// The Sentry schedules tasks with the Go runtime: every task runs on any of the
+// sandbox's CPUs, and the scheduling policy is always SCHED_OTHER. A task's CPU
+// affinity and nice value are kept and reported back (see kernel/task_sched.go)
+// but don't change where or how much it runs.
 
 // SchedYield implements sched_yield(2).
 func SchedYield(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
@@ -18,50 +20,51 @@ func SchedYield(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uint
 	return 0, nil
 }
 
-// numCPUs is how many CPUs the sandbox has.
-func numCPUs() int { return runtime.NumCPU() }
-
-// SchedGetaffinity implements sched_getaffinity(2): every CPU of the sandbox.
+// SchedGetaffinity implements sched_getaffinity(2).
 func SchedGetaffinity(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	if _, err := threadGroupOrTask(t, args[0].Int()); err != nil {
+	target, err := threadGroupOrTask(t, args[0].Int())
+	if err != nil {
 		return 0, err
 	}
 	size := args[1].Uint64()
-	n := numCPUs()
-	need := uint64((n + 63) / 64 * 8)
-	if size < need || size%8 != 0 {
+	if size*8 < uint64(kernel.NumCPUs()) || size%8 != 0 {
 		return 0, linux.EINVAL
 	}
-	mask := make([]byte, need)
-	for cpu := 0; cpu < n; cpu++ {
-		mask[cpu/8] |= 1 << (cpu % 8)
-	}
+	mask := target.Affinity()
 	if _, err := t.CopyOutBytes(args[2].Pointer(), mask); err != nil {
 		return 0, err
 	}
-	return uintptr(need), nil
+	return uintptr(len(mask)), nil
 }
 
-// SchedSetaffinity implements sched_setaffinity(2): a mask with at least one of
-// the sandbox's CPUs is accepted (tasks still run anywhere).
+// SchedSetaffinity implements sched_setaffinity(2): the task keeps the CPUs of
+// the mask that the sandbox has; a mask without any is refused.
 func SchedSetaffinity(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	if _, err := threadGroupOrTask(t, args[0].Int()); err != nil {
+	target, err := threadGroupOrTask(t, args[0].Int())
+	if err != nil {
 		return 0, err
 	}
-	size := args[1].Uint64()
-	if size > 1<<16 {
-		size = 1 << 16
-	}
-	mask := make([]byte, size)
+	// A shorter mask leaves the CPUs it doesn't reach out; bytes beyond the
+	// sandbox's CPUs are not read.
+	mask := make(kernel.CPUSet, min(args[1].Uint64(), uint64(kernel.CPUSetSize())))
 	if _, err := t.CopyInBytes(args[2].Pointer(), mask); err != nil {
 		return 0, err
 	}
-	for cpu := 0; cpu < numCPUs() && cpu/8 < len(mask); cpu++ {
-		if mask[cpu/8]&(1<<(cpu%8)) != 0 {
-			return 0, nil
-		}
+	c, tc := t.Credentials(), target.Credentials()
+	if c.EffectiveKUID != tc.EffectiveKUID && c.EffectiveKUID != tc.RealKUID && !c.HasCapability(linux.CAP_SYS_NICE) {
+		return 0, linux.EPERM
 	}
-	return 0, linux.EINVAL
+	return 0, target.SetAffinity(mask)
+}
+
+// SchedRrGetInterval implements sched_rr_get_interval(2). Every task is
+// SCHED_OTHER, which has no fixed time slice: Linux reports the fair class's
+// slice in whole jiffies, which is 0 for its default slice at HZ 250.
+func SchedRrGetInterval(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	if _, err := threadGroupOrTask(t, args[0].Int()); err != nil {
+		return 0, err
+	}
+	return 0, t.CopyOutTimespec(args[1].Pointer(), linux.Timespec{})
 }
 
 // threadGroupOrTask checks that tid names a task (0: the caller).
@@ -155,48 +158,101 @@ func SchedGetPriorityMin(t *kernel.Task, sysno uintptr, args arch.SyscallArgumen
 	return 0, linux.EINVAL
 }
 
-// Getpriority implements getpriority(2): every process has nice 0, which the
-// syscall returns as 20 - nice.
-func Getpriority(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	which, who := args[0].Int(), args[1].Int()
-	switch which {
-	case 0: // PRIO_PROCESS
-		if _, err := threadGroupOrTask(t, who); err != nil {
-			return 0, err
-		}
-	case 1, 2: // PRIO_PGRP, PRIO_USER
-	default:
-		return 0, linux.EINVAL
-	}
-	return 20, nil
-}
+// Which processes getpriority and setpriority act on.
+const (
+	prioProcess = 0 // who is a thread ID
+	prioPgrp    = 1 // who is a process group ID
+	prioUser    = 2 // who is a real user ID
+)
 
-// Setpriority implements setpriority(2): raising priority (nice < 0) needs
-// CAP_SYS_NICE; lowering is accepted and has no effect on scheduling.
-func Setpriority(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	which, who, nice := args[0].Int(), args[1].Int(), args[2].Int()
+// priorityTargets returns the tasks getpriority and setpriority act on; 0 for
+// who means the caller, its process group or its user.
+func priorityTargets(t *kernel.Task, which, who int32) ([]*kernel.Task, error) {
+	ns := t.Kernel().RootPIDNamespace()
 	switch which {
-	case 0:
-		if _, err := threadGroupOrTask(t, who); err != nil {
-			return 0, err
+	case prioProcess:
+		if who == 0 {
+			return []*kernel.Task{t}, nil
 		}
-	case 1, 2:
-	default:
-		return 0, linux.EINVAL
-	}
-	if nice < 0 && !t.Credentials().HasCapability(linux.CAP_SYS_NICE) {
-		return 0, linux.EACCES
-	}
-	return 0, nil
-}
-
-// Getcpu implements getcpu(2).
-func Getcpu(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
-	for _, addr := range []uintptr{args[0].Pointer(), args[1].Pointer()} {
-		if addr != 0 {
-			if err := t.CopyOutUint32(addr, 0); err != nil {
-				return 0, err
+		if target := ns.TaskWithID(kernel.ThreadID(who)); who > 0 && target != nil {
+			return []*kernel.Task{target}, nil
+		}
+		return nil, nil
+	case prioPgrp:
+		pgid := kernel.ThreadID(who)
+		if who == 0 {
+			pgid = t.ThreadGroup().ProcessGroupID()
+		}
+		var tasks []*kernel.Task
+		for _, tg := range ns.ProcessGroupMembers(pgid) {
+			tasks = append(tasks, tg.Tasks()...)
+		}
+		return tasks, nil
+	case prioUser:
+		c := t.Credentials()
+		uid := c.RealKUID
+		if who != 0 {
+			uid = c.UserNamespace.MapToKUID(auth.UID(who))
+		}
+		var tasks []*kernel.Task
+		for _, tg := range ns.ThreadGroups() {
+			for _, task := range tg.Tasks() {
+				if task.Credentials().RealKUID == uid {
+					tasks = append(tasks, task)
+				}
 			}
+		}
+		return tasks, nil
+	}
+	return nil, linux.EINVAL
+}
+
+// Getpriority implements getpriority(2): the highest priority among the targets,
+// as 20 - nice so that it is never negative.
+func Getpriority(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	tasks, err := priorityTargets(t, args[0].Int(), args[1].Int())
+	if err != nil {
+		return 0, err
+	}
+	if len(tasks) == 0 {
+		return 0, linux.ESRCH
+	}
+	best := int32(0)
+	for _, task := range tasks {
+		best = max(best, 20-task.Nice())
+	}
+	return uintptr(best), nil
+}
+
+// Setpriority implements setpriority(2) on every target, failing with the last
+// refusal (or ESRCH when there is none to act on), as Linux does.
+func Setpriority(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	tasks, err := priorityTargets(t, args[0].Int(), args[1].Int())
+	if err != nil {
+		return 0, err
+	}
+	err = linux.ESRCH
+	for _, task := range tasks {
+		if e := task.SetNice(t, args[2].Int()); e != nil {
+			err = e
+		} else if err == linux.ESRCH {
+			err = nil
+		}
+	}
+	return 0, err
+}
+
+// Getcpu implements getcpu(2): the CPU the task reports running on, one of its
+// affinity, and NUMA node 0.
+func Getcpu(t *kernel.Task, sysno uintptr, args arch.SyscallArguments) (uintptr, error) {
+	if addr := args[0].Pointer(); addr != 0 {
+		if err := t.CopyOutUint32(addr, uint32(t.CPU())); err != nil {
+			return 0, err
+		}
+	}
+	if addr := args[1].Pointer(); addr != 0 {
+		if err := t.CopyOutUint32(addr, 0); err != nil {
+			return 0, err
 		}
 	}
 	return 0, nil
