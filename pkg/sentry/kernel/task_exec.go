@@ -82,7 +82,10 @@ func (t *Task) Exec(filename string, argv, envv []string) error {
 	// resetForExec takes the old table's lock itself; the new table is only
 	// reachable once published under ts.mu.
 	t.tg.signalHandlers = t.tg.signalHandlers.resetForExec()
+	sh := t.tg.signalHandlers
+	sh.mu.Lock()
 	t.signalStack = linux.SignalStack{Flags: linux.SS_DISABLE}
+	sh.mu.Unlock()
 	t.tg.execed = true
 	// A new program is dumpable again (Visor runs no set-user-ID programs).
 	t.tg.SetDumpable(SuidDumpUser)
