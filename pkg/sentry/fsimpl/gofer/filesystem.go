@@ -612,6 +612,9 @@ func (fs *filesystem) SymlinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, target s
 // LinkAt implements vfs.FilesystemImpl.LinkAt.
 func (fs *filesystem) LinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, vd vfs.VirtualDentry) error {
 	return fs.doCreateAt(ctx, rp, false, func(parent *dentry, name string) error {
+		if vd.Mount() != rp.Mount() {
+			return linux.EXDEV
+		}
 		i := vd.Dentry().Impl().(*dentry).inode
 		if i.ftype == linux.S_IFDIR {
 			return linux.EPERM
@@ -778,6 +781,11 @@ func (fs *filesystem) RenameAt(ctx vfs.Context, rp *vfs.ResolvingPath, oldParent
 	}
 	if err := rp.Mount().CheckWritable(); err != nil {
 		return err
+	}
+	// The old path may be on another mount, even of another filesystem type:
+	// only a rename within this mount is ours to do.
+	if oldParentVD.Mount() != rp.Mount() {
+		return linux.EXDEV
 	}
 	oldParent := oldParentVD.Dentry().Impl().(*dentry)
 	// With renameMu held for writing no other thread holds a dirMu across a

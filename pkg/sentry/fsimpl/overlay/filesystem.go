@@ -606,11 +606,17 @@ func (fs *filesystem) SymlinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, target s
 // LinkAt implements vfs.FilesystemImpl.LinkAt: a lower file is copied up and linked
 // there.
 func (fs *filesystem) LinkAt(ctx vfs.Context, rp *vfs.ResolvingPath, vd vfs.VirtualDentry) error {
-	target := vd.Dentry().Impl().(*dentry)
-	if target.isDir() {
-		return linux.EPERM
-	}
+	var target *dentry
+	// The walk may leave this filesystem; only once it has ended here, on the
+	// target's own mount, is the target one of ours.
 	prepare := func() error {
+		if vd.Mount() != rp.Mount() {
+			return linux.EXDEV
+		}
+		target = vd.Dentry().Impl().(*dentry)
+		if target.isDir() {
+			return linux.EPERM
+		}
 		if target.vfsd.IsDead() {
 			return linux.ENOENT
 		}
@@ -824,6 +830,11 @@ func (fs *filesystem) RenameAt(ctx vfs.Context, rp *vfs.ResolvingPath, oldParent
 	}
 	if err := rp.Mount().CheckWritable(); err != nil {
 		return err
+	}
+	// The old path may be on another mount, even of another filesystem type:
+	// only a rename within this mount is ours to do.
+	if oldParentVD.Mount() != rp.Mount() {
+		return linux.EXDEV
 	}
 	oldParent := oldParentVD.Dentry().Impl().(*dentry)
 	renamed, err := fs.getChild(ctx, oldParent, oldName, &ds)
