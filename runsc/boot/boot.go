@@ -5,6 +5,7 @@
 package boot
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -93,7 +94,7 @@ func Run(args Args) (linux.WaitStatus, error) {
 		return 0, err
 	}
 	if _, err := k.CreateProcess(*pargs); err != nil {
-		return 0, fmt.Errorf("starting %q: %w", args.Spec.Process.Args[0], err)
+		return 0, startError(args.Spec.Process.Args[0], err)
 	}
 
 	// Signals sent to the Sentry (runsc kill, Ctrl-C on runsc run) go to the
@@ -137,4 +138,17 @@ func (u *unsupportedLogger) ReportUnsupportedSyscall(t *kernel.Task, ev kernel.U
 		name = fmt.Sprintf("syscall %d", ev.Sysno)
 	}
 	u.log.Printf("unsupported syscall %s (%d) called by %q (pid %d); see `runsc help syscalls`", name, ev.Sysno, t.Name(), t.ThreadGroupID())
+}
+
+// startError explains why the container's program could not start, with what to fix.
+func startError(prog string, err error) error {
+	switch {
+	case errors.Is(err, linux.ENOENT):
+		return fmt.Errorf("config.json: process.args[0] %q: no such file in the container (looked up in the spec's PATH if it has no slash): %w", prog, err)
+	case errors.Is(err, linux.EACCES):
+		return fmt.Errorf("config.json: process.args[0] %q is not an executable file (check its mode and that it is a regular file): %w", prog, err)
+	case errors.Is(err, linux.ENOEXEC):
+		return fmt.Errorf("config.json: process.args[0] %q is not a program Visor can run (not ELF x86-64, nor a #! script): %w", prog, err)
+	}
+	return fmt.Errorf("starting %q: %w", prog, err)
 }
