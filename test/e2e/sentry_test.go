@@ -1,5 +1,3 @@
-//go:build e2e_sentry
-
 package e2e
 
 import (
