@@ -171,6 +171,18 @@ func TestAcceptance(t *testing.T) {
 			name: "proc lists only sandbox processes",
 			args: sh("sleep 100 & echo /proc/[0-9]*; ps -e -o pid=,ppid=,pgid=,sid=,comm=; kill $!"),
 		},
+		// Hard links across the root overlay and another mount: a Sentry panic until 3b2cf8d.
+		{name: "hard link in a tmpfs mount", args: sh("cd / && echo x > /tmp/c && ln /tmp/c /tmp/d && cat /tmp/d && stat -c %h /tmp/d")},
+		{name: "hard link from tmpfs into the root", args: sh("echo x > /tmp/c; ln /tmp/c /d; echo status $?")},
+
+		// Once missing or partial (memfd_create, capget, setpriority).
+		{name: "memfd_create", args: []string{"python3", "-c", `
+import os
+fd = os.memfd_create("x"); os.write(fd, b"abc"); print(os.pread(fd, 3, 0), os.readlink("/proc/self/fd/%d" % fd))
+`}},
+		{name: "setpriv drops to nobody", args: sh("setpriv --reuid=65534 --regid=65534 --clear-groups id")},
+		{name: "nice and renice", args: sh("nice -n 5 nice; renice -n 3 $$ >/dev/null; nice")},
+
 		{name: "write to the root stays in the sandbox", args: sh("echo data > /visor-e2e-written && cat /visor-e2e-written && rm /visor-e2e-written && ls /visor-e2e-written"),
 			check: func(t *testing.T, res result) {
 				if _, err := os.Lstat(filepath.Join(debianRootfs(t), "visor-e2e-written")); err == nil {
