@@ -54,7 +54,7 @@ func BenchmarkPtraceFloor(b *testing.B) {
 // process (native /bin/true, `runsc do /bin/true`, `runsc run` of a prepared
 // bundle, `runc run`) to reaping it.
 func BenchmarkStartup(b *testing.B) {
-	for _, rt := range selected(runscRun) {
+	for _, rt := range selected(true) {
 		b.Run(rt.name, func(b *testing.B) {
 			e := getEnv(b)
 			rt.cmd(b, e, []string{"/bin/true"}) // builds runsc, mounts runc's root on first use
@@ -74,7 +74,7 @@ func BenchmarkStartup(b *testing.B) {
 // program's last instruction to reaping the process (teardown-ns/op), with
 // CLOCK_REALTIME stamps the program prints.
 func BenchmarkStartupPhases(b *testing.B) {
-	for _, rt := range selected(runscRun) {
+	for _, rt := range selected(true) {
 		b.Run(rt.name, func(b *testing.B) {
 			e := getEnv(b)
 			rt.cmd(b, e, []string{e.prog("stamp")}) // builds runsc, mounts runc's root on first use

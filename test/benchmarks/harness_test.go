@@ -283,16 +283,21 @@ var runscRun = runtime{"runsc-run", func(b testing.TB, e *env, argv []string) *e
 	return exec.Command(e.runscBinary(b), "--platform="+*flagPlatform, "--root="+filepath.Join(e.dir, "runsc-state"), "run", "--bundle", bundle, id)
 }}
 
-// selected returns the runtimes -runtimes names, in the order of allRuntimes.
-func selected(extra ...runtime) []runtime {
+// selected returns the runtimes -runtimes names, in the order of allRuntimes;
+// withRun adds runscRun after runsc.
+func selected(withRun ...bool) []runtime {
 	want := map[string]bool{}
 	for _, n := range strings.Split(*flagRuntimes, ",") {
 		want[strings.TrimSpace(n)] = true
 	}
 	var rs []runtime
-	for _, r := range append(allRuntimes, extra...) {
-		if want[r.name] || (r.name == "runsc-run" && want["runsc"]) {
-			rs = append(rs, r)
+	for _, r := range allRuntimes {
+		if !want[r.name] {
+			continue
+		}
+		rs = append(rs, r)
+		if r.name == "runsc" && len(withRun) > 0 && withRun[0] {
+			rs = append(rs, runscRun)
 		}
 	}
 	return rs
