@@ -163,6 +163,12 @@ func sandboxSpec(bin string, args, env []string, cwd, reportDir string) *specs.S
 		k, _, _ := strings.Cut(kv, "=")
 		switch k {
 		case onSandboxEnv, "TEST_TMPDIR", "TMPDIR":
+		case "TEST_PREMATURE_EXIT_FILE", "XML_OUTPUT_FILE", "TEST_WARNINGS_OUTPUT_FILE",
+			"TEST_UNDECLARED_OUTPUTS_DIR", "TEST_UNDECLARED_OUTPUTS_ANNOTATIONS_DIR",
+			"TEST_INFRASTRUCTURE_FAILURE_FILE":
+			// Files Bazel has a test write, on the host, which is read-only
+			// in the sandbox. googletest writes TEST_PREMATURE_EXIT_FILE
+			// at start without checking that fopen worked: it would crash.
 		default:
 			penv = append(penv, kv)
 		}

@@ -65,7 +65,8 @@ func fakeRunsc(args []string) {
 }
 
 func TestSandboxSpec(t *testing.T) {
-	env := []string{"PATH=/bin", "TEST_TMPDIR=/host/tmp", "TMPDIR=/host/tmp", onSandboxEnv + "=0", "GTEST_SHARD_INDEX=1"}
+	env := []string{"PATH=/bin", "TEST_TMPDIR=/host/tmp", "TMPDIR=/host/tmp", onSandboxEnv + "=0", "GTEST_SHARD_INDEX=1",
+		"TEST_PREMATURE_EXIT_FILE=/host/out/exit", "XML_OUTPUT_FILE=/host/out/test.xml"}
 	got := sandboxSpec("/cache/pipe_test", []string{"--gtest_output=json:/r/report.json", "--gtest_filter=A.*"}, env, "/work", "/r")
 	want := &specs.Spec{
 		Version:  specs.Version,
