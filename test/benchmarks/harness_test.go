@@ -26,9 +26,10 @@ import (
 var csrc embed.FS
 
 var (
-	flagRuntimes = flag.String("runtimes", "native,runsc,runc", "comma-separated runtimes to measure: native, runsc, runc; runc is skipped when it is not installed.")
+	flagRuntimes = flag.String("runtimes", "native,runsc,gvisor,runc", "comma-separated runtimes to measure: native, runsc, gvisor, runc; runc is skipped when it is not installed, gvisor without -gvisor.")
 	flagPlatform = flag.String("platform", "ptrace", "the runsc --platform to measure.")
 	flagRunsc    = flag.String("runsc", os.Getenv("RUNSC_BINARY"), "the runsc binary; default: $RUNSC_BINARY, else built with go build.")
+	flagGVisor   = flag.String("gvisor", os.Getenv("GVISOR_RUNSC"), "gVisor's runsc binary, measured as the gvisor runtime (--platform=ptrace --network=none) when given; default: $GVISOR_RUNSC.")
 	flagDir      = flag.String("dir", "/var/tmp", "where the work directory goes; not /tmp, which `runsc do` replaces with a fresh tmpfs.")
 )
 
@@ -253,7 +254,8 @@ func runcSpec(root string, argv []string) *specs.Spec {
 	return s
 }
 
-// A runtime runs a command: natively, in a runsc sandbox or in a runc container.
+// A runtime runs a command: natively, in a Visor (runsc) sandbox, in a gVisor
+// sandbox (the reference the ptrace platform is held to) or in a runc container.
 type runtime struct {
 	name string
 	cmd  func(b testing.TB, e *env, argv []string) *exec.Cmd
@@ -266,6 +268,15 @@ var allRuntimes = []runtime{
 	{"runsc", func(b testing.TB, e *env, argv []string) *exec.Cmd {
 		args := append([]string{"--platform=" + *flagPlatform, "--root=" + filepath.Join(e.dir, "runsc-state"), "do", "--"}, argv...)
 		return exec.Command(e.runscBinary(b), args...)
+	}},
+	{"gvisor", func(b testing.TB, e *env, argv []string) *exec.Cmd {
+		if *flagGVisor == "" {
+			b.Skip("no -gvisor (gVisor's runsc) given")
+		}
+		// gVisor's sandbox network needs iptables, which this machine lacks; its
+		// start-up is measured without a network stack.
+		args := append([]string{"--platform=" + *flagPlatform, "--network=none", "--root=" + filepath.Join(e.dir, "gvisor-state"), "do"}, argv...)
+		return exec.Command(*flagGVisor, args...)
 	}},
 	{"runc", func(b testing.TB, e *env, argv []string) *exec.Cmd {
 		root := e.runcRootfs(b)

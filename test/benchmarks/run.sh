@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# Runs the benchmark suite once, side by side (native, runsc and, when installed,
-# runc), with a fixed loop count per benchmark, and prints a Markdown table:
+# Runs the benchmark suite once, side by side (native, runsc and, when available,
+# gVisor and runc), with a fixed loop count per benchmark, and prints a Markdown
+# table:
 #
-#   benchmark | native | runsc | runc | runsc/native
+#   benchmark | native | runsc | gVisor | runc | runsc/native | runsc/gVisor
 #
 # Usage: test/benchmarks/run.sh [SCALE]
 #
 #   SCALE      multiplies every loop count (default 1; 0.1 for a quick look).
 #
 # Environment:
-#   RUNTIMES   comma-separated subset of native,runsc,runc (default: all).
+#   RUNTIMES   comma-separated subset of native,runsc,gvisor,runc (default: all).
+#   GVISOR     gVisor's runsc, for the gVisor column (see README.md for how to get
+#              Debian's build); without it the column is "-".
 #   PLATFORM   runsc --platform (default ptrace).
 #   COUNT      repeat each benchmark COUNT times and report the median (default 1).
 #   OUT        directory for runsc, the test binary and raw.txt (default: a temp dir).
@@ -50,7 +53,7 @@ for b in "${benches[@]}"; do
 	echo "Benchmark$1 x$n ..." >&2
 	(cd test/benchmarks && "$out/benchmarks.test" -test.run '^$' -test.bench "^Benchmark$1\$" \
 		-test.benchtime "${n}x" -test.count "${COUNT:-1}" \
-		-runsc "$out/runsc" -platform "${PLATFORM:-ptrace}" -runtimes "${RUNTIMES:-native,runsc,runc}") |
+		-runsc "$out/runsc" -platform "${PLATFORM:-ptrace}" -runtimes "${RUNTIMES:-native,runsc,gvisor,runc}" -gvisor "${GVISOR:-}") |
 		tee -a "$raw" | grep -E '^(Benchmark|---|FAIL|panic)' >&2 || true
 done
 
@@ -71,17 +74,18 @@ function median(key,    n, i, j, t, a) {
 	for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] > a[j]; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
 	return n % 2 ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
 }
-function row(label, bench, unit, rs,    nat, sc, rc, ratio) {
+function ratio(a, b) { return (a != "" && b != "" && b > 0) ? sprintf("%.2fx", a / b) : "-" }
+function row(label, bench, unit, rs,    nat, sc, gv, rc) {
 	nat = median(bench "/native " unit)
 	sc = median(bench "/" rs " " unit)
+	gv = median(bench "/gvisor " unit)
 	rc = median(bench "/runc " unit)
-	if (nat == "" && sc == "" && rc == "") return
-	ratio = (nat != "" && sc != "" && nat > 0) ? sprintf("%.1fx", sc / nat) : "-"
-	printf "| %s | %s | %s | %s | %s |\n", label, fmt(nat), fmt(sc), fmt(rc), ratio
+	if (nat == "" && sc == "" && gv == "" && rc == "") return
+	printf "| %s | %s | %s | %s | %s | %s | %s |\n", label, fmt(nat), fmt(sc), fmt(gv), fmt(rc), ratio(sc, nat), ratio(sc, gv)
 }
 function native_only(label, key,    v) {
 	v = median(key)
-	if (v != "") printf "| %s | %s | - | - | - |\n", label, fmt(v)
+	if (v != "") printf "| %s | %s | - | - | - | - | - |\n", label, fmt(v)
 }
 /^Benchmark/ {
 	name = $1; sub(/-[0-9]+$/, "", name); sub(/^Benchmark/, "", name)
@@ -91,8 +95,8 @@ function native_only(label, key,    v) {
 	}
 }
 END {
-	print "| benchmark | native | runsc | runc | runsc/native |"
-	print "| --- | ---: | ---: | ---: | ---: |"
+	print "| benchmark | native | runsc | gVisor | runc | runsc/native | runsc/gVisor |"
+	print "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
 	row("getpid (raw syscall)", "Getpid", "ns/op", "runsc")
 	row("open+close /etc/passwd", "OpenClose", "ns/op", "runsc")
 	row("fork+exec(static true)+wait", "ForkExec", "ns/op", "runsc")
@@ -102,10 +106,10 @@ END {
 	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), one CPU", "PtraceFloor/same ns/op")
 	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), two CPUs", "PtraceFloor/cross ns/op")
 	native_only("ptrace floor (native tracer, SYSEMU+GETREGS+SETREGS), unpinned", "PtraceFloor/any ns/op")
-	row("/bin/true whole run (runsc do, runc run)", "Startup", "ns/op", "runsc")
+	row("/bin/true whole run (runsc do, gVisor do, runc run)", "Startup", "ns/op", "runsc")
 	row("/bin/true whole run (runsc run, prepared bundle)", "Startup", "ns/op", "runsc-run")
-	row("static program: start to main (runsc do)", "StartupPhases", "to-main-ns/op", "runsc")
-	row("static program: main done to reaped (runsc do)", "StartupPhases", "teardown-ns/op", "runsc")
+	row("static program: start to main (runsc do, gVisor do)", "StartupPhases", "to-main-ns/op", "runsc")
+	row("static program: main done to reaped (runsc do, gVisor do)", "StartupPhases", "teardown-ns/op", "runsc")
 	row("static program: start to main (runsc run)", "StartupPhases", "to-main-ns/op", "runsc-run")
 	row("static program: main done to reaped (runsc run)", "StartupPhases", "teardown-ns/op", "runsc-run")
 }' "$raw"
