@@ -71,6 +71,7 @@ type ThreadGroup struct {
 	// children inherit it, execve sets it again, and changing credentials
 	// clears it.
 	dumpable atomic.Int32
+	timers   atomic.Pointer[processTimers] // interval and POSIX timers (timers.go)
 
 	// limitsMu guards limits. Lock order: after signalHandlers.mu.
 	limitsMu sync.Mutex
