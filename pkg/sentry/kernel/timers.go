@@ -231,7 +231,12 @@ func (t *Task) SetITimer(which int32, value, interval int64) (oldValue, oldInter
 			return 0, 0, nil
 		}
 	}
-	return t.tg.itimer(t.k, which).Set(value, interval, false)
+	oldValue, oldInterval, err = t.tg.itimer(t.k, which).Set(value, interval, false)
+	if err == ktime.ErrClockGone {
+		// The process is exiting: its CPU clocks are gone.
+		return 0, 0, linux.EINVAL
+	}
+	return oldValue, oldInterval, err
 }
 
 // ITimer returns the time left on the interval timer which and its interval

@@ -295,6 +295,24 @@ TEST_F(TimerTest, ProcessCPUClock) {
   EXPECT_THAT(TimerDelete(id), SyscallSucceeds());
 }
 
+// glibc's SIGEV_THREAD runs the function in a helper thread that waits for a
+// SIGEV_THREAD_ID signal.
+TEST_F(TimerTest, GlibcSigevThread) {
+  static std::atomic<int> calls{0};
+  struct sigevent sev = {};
+  sev.sigev_notify = SIGEV_THREAD;
+  sev.sigev_notify_function = +[](union sigval v) { calls.fetch_add(v.sival_int); };
+  sev.sigev_value.sival_int = 1;
+  timer_t timer;
+  ASSERT_THAT(timer_create(CLOCK_MONOTONIC, &sev, &timer), SyscallSucceeds());
+  struct itimerspec v = Spec(5000000, 5000000);
+  ASSERT_THAT(timer_settime(timer, 0, &v, nullptr), SyscallSucceeds());
+  const int64_t start = NowNs(CLOCK_MONOTONIC);
+  while (calls.load() < 3 && NowNs(CLOCK_MONOTONIC) - start < 5000000000LL) usleep(1000);
+  EXPECT_GE(calls.load(), 3);
+  EXPECT_THAT(timer_delete(timer), SyscallSucceeds());
+}
+
 TEST_F(TimerTest, NotInheritedByFork) {
   struct sigevent sev = {};
   sev.sigev_notify = SIGEV_NONE;
