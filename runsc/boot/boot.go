@@ -50,6 +50,9 @@ func Run(args Args) (linux.WaitStatus, error) {
 	}
 	logger := log.New(logw, "sentry: ", log.LstdFlags|log.Lmicroseconds)
 
+	if args.Conf != nil && args.Conf.Platform != config.PlatformPtrace {
+		return 0, fmt.Errorf("--platform=%s is not implemented yet: use --platform=ptrace", args.Conf.Platform)
+	}
 	mf, err := pgalloc.NewMemoryFile(pgalloc.Options{})
 	if err != nil {
 		return 0, fmt.Errorf("creating the memory file: %w", err)

@@ -75,7 +75,7 @@ func TestRun(t *testing.T) {
 		{
 			name:       "-h",
 			args:       []string{"-h"},
-			wantOutHas: []string{"Usage: runsc <flags> <subcommand>", "-platform=systrap"},
+			wantOutHas: []string{"Usage: runsc <flags> <subcommand>", "-platform=ptrace"},
 		},
 		{
 			name:       "valid flags",

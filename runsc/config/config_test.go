@@ -19,7 +19,7 @@ func TestDefaults(t *testing.T) {
 	want := Config{
 		RootDir:   "/var/run/runsc",
 		LogFormat: LogFormatText,
-		Platform:  PlatformSystrap,
+		Platform:  PlatformPtrace,
 		Network:   NetworkSandbox,
 	}
 	if diff := cmp.Diff(want, c); diff != "" {
