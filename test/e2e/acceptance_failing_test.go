@@ -57,16 +57,6 @@ func TestProcMounts(t *testing.T) {
 // TestAcceptanceKnownFailures compares programs with Linux, as TestAcceptance does.
 func TestAcceptanceKnownFailures(t *testing.T) {
 	compareCases(t, []compareCase{
-		// Interval and POSIX timers (alarm, setitimer, timer_create: ENOSYS).
-		{name: "timeout kills a slow command", args: sh("timeout 0.3 sleep 2; echo status $?")},
-		{name: "python setitimer", args: []string{"python3", "-c", `
-import signal, time
-signal.signal(signal.SIGALRM, lambda *a: print("alarm"))
-signal.setitimer(signal.ITIMER_REAL, 0.05)
-time.sleep(0.5)
-signal.alarm(1); print("alarm pending", signal.alarm(0))
-`}},
-
 		// Sockets (socket, socketpair, ...: ENOSYS).
 		{name: "unix socketpair", args: []string{"python3", "-c", `
 import socket

@@ -171,6 +171,16 @@ func TestAcceptance(t *testing.T) {
 			name: "proc lists only sandbox processes",
 			args: sh("sleep 100 & echo /proc/[0-9]*; ps -e -o pid=,ppid=,pgid=,sid=,comm=; kill $!"),
 		},
+		// Interval and POSIX timers (ENOSYS until fe1a993).
+		{name: "timeout kills a slow command", args: sh("timeout 0.3 sleep 2; echo status $?")},
+		{name: "python setitimer", args: []string{"python3", "-c", `
+import signal, time
+signal.signal(signal.SIGALRM, lambda *a: print("alarm"))
+signal.setitimer(signal.ITIMER_REAL, 0.05)
+time.sleep(0.5)
+signal.alarm(1); print("alarm pending", signal.alarm(0))
+`}},
+
 		// Hard links across the root overlay and another mount: a Sentry panic until 3b2cf8d.
 		{name: "hard link in a tmpfs mount", args: sh("cd / && echo x > /tmp/c && ln /tmp/c /tmp/d && cat /tmp/d && stat -c %h /tmp/d")},
 		{name: "hard link from tmpfs into the root", args: sh("echo x > /tmp/c; ln /tmp/c /d; echo status $?")},
