@@ -39,10 +39,7 @@ step "C++ syscall suite, natively, without Bazel (go run ./test/runner --build)"
 go run ./test/runner --build --mode=native
 
 step "C++ syscall suite inside runsc, ptrace platform (go run ./test/runner --build --mode=runsc)"
-# Excluded, because Visor has no sockets yet (socketpair fails with ENOSYS):
-#   EpollTest.RdhupOnPeerShutdown
-go run ./test/runner --build --mode=runsc --platform=ptrace --timeout=120s \
-	--filter='-EpollTest.RdhupOnPeerShutdown'
+go run ./test/runner --build --mode=runsc --platform=ptrace --timeout=120s
 
 step "bazel build //runsc"
 bazel build //runsc
