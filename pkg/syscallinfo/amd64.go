@@ -21,7 +21,7 @@ var amd64 = Table{
 	{Nr: 12, Name: "brk", Area: "memory", Args: []Arg{{Name: "brk", Type: "unsigned long"}}, Status: Supported, Errno: "", Note: ""},
 	{Nr: 13, Name: "rt_sigaction", Area: "signals", Args: []Arg{{Name: "sig", Type: "int"}, {Name: "act", Type: "const struct sigaction *"}, {Name: "oact", Type: "struct sigaction *"}, {Name: "sigsetsize", Type: "size_t"}}, Status: Supported, Errno: "", Note: ""},
 	{Nr: 14, Name: "rt_sigprocmask", Area: "signals", Args: []Arg{{Name: "how", Type: "int"}, {Name: "nset", Type: "sigset_t *"}, {Name: "oset", Type: "sigset_t *"}, {Name: "sigsetsize", Type: "size_t"}}, Status: Supported, Errno: "", Note: ""},
-	{Nr: 15, Name: "rt_sigreturn", Area: "signals", Args: []Arg{}, Status: Partial, Errno: "", Note: "Floating-point and vector registers are not saved in signal frames."},
+	{Nr: 15, Name: "rt_sigreturn", Area: "signals", Args: []Arg{}, Status: Supported, Errno: "", Note: ""},
 	{Nr: 16, Name: "ioctl", Area: "file", Args: []Arg{{Name: "fd", Type: "unsigned int"}, {Name: "cmd", Type: "unsigned int"}, {Name: "arg", Type: "unsigned long"}}, Status: Partial, Errno: "", Note: "Only generic ioctls and those of the files Visor implements."},
 	{Nr: 17, Name: "pread64", Area: "file", Args: []Arg{{Name: "fd", Type: "unsigned int"}, {Name: "buf", Type: "char *"}, {Name: "count", Type: "size_t"}, {Name: "pos", Type: "loff_t"}}, Status: Supported, Errno: "", Note: ""},
 	{Nr: 18, Name: "pwrite64", Area: "file", Args: []Arg{{Name: "fd", Type: "unsigned int"}, {Name: "buf", Type: "const char *"}, {Name: "count", Type: "size_t"}, {Name: "pos", Type: "loff_t"}}, Status: Supported, Errno: "", Note: ""},

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -65,6 +66,10 @@ type Kernel struct {
 
 	tasks   *TaskSet
 	futexes *FutexManager
+
+	// xstateSize is the size of the host's XSAVE area, learnt from the first
+	// signal frame; sigreturn reads that much back.
+	xstateSize atomic.Int32
 
 	totalMemory uint64
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 
 	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/platform"
 )
 
 // The amd64 signal frame, as Linux's rt_sigframe lays it out on the user stack:
@@ -42,6 +43,17 @@ func (t *Task) setupSignalFrameLocked(info *linux.SignalInfo, act *linux.SigActi
 	if act.Flags&linux.SA_ONSTACK != 0 && stack.Flags&linux.SS_DISABLE == 0 && stack.Size != 0 && !onStack {
 		sp = stack.Addr + stack.Size
 	}
+	// The floating-point and vector registers go below the frame, 64-byte
+	// aligned as XSAVE wants, so the handler may use them freely.
+	var fpAddr uint64
+	xstate := t.saveXState()
+	if xstate != nil {
+		sp = (sp - uint64(len(xstate))) &^ 63
+		fpAddr = sp
+		if _, err := t.image.mm.CopyOut(uintptr(fpAddr), xstate); err != nil {
+			return err
+		}
+	}
 	sp = (sp-signalFrameSize)&^15 - 8
 
 	uc := linux.UContext64{
@@ -53,6 +65,7 @@ func (t *Task) setupSignalFrameLocked(info *linux.SignalInfo, act *linux.SigActi
 			Cs: uint16(r.Cs), Ss: uint16(r.Ss),
 			Oldmask: oldMask,
 			Cr2:     info.Addr(),
+			Fpstate: fpAddr,
 		},
 		Sigset: oldMask,
 	}
@@ -111,6 +124,12 @@ func (t *Task) SignalReturn() (uintptr, error) {
 	// code or stack segment.
 	r.Orig_rax = ^uint64(0)
 
+	if m.Fpstate != 0 {
+		if err := t.restoreXState(uintptr(m.Fpstate)); err != nil {
+			return 0, err
+		}
+	}
+
 	sh := t.tg.signalHandlers
 	sh.mu.Lock()
 	t.setSignalMaskLocked(uc.Sigset)
@@ -122,4 +141,57 @@ func (t *Task) SignalReturn() (uintptr, error) {
 	}
 	sh.mu.Unlock()
 	return uintptr(r.Rax), nil
+}
+
+// xstateContext is a platform context that can read and write a thread's
+// floating-point and vector registers in the XSAVE layout (the ptrace platform's).
+type xstateContext interface {
+	GetXState(as platform.AddressSpace, buf []byte) ([]byte, error)
+	SetXState(as platform.AddressSpace, state []byte) error
+}
+
+// maxXStateSize bounds the XSAVE area (AVX-512 needs about 2.7 KiB).
+const maxXStateSize = 4096
+
+// saveXState returns t's floating-point and vector registers in the XSAVE layout,
+// or nil if the platform cannot read them (the frame then has no fpstate, and the
+// handler's use of them is not undone).
+func (t *Task) saveXState() []byte {
+	xc, ok := t.pctx.(xstateContext)
+	if !ok {
+		return nil
+	}
+	as, err := t.image.mm.AddressSpace()
+	if err != nil {
+		return nil
+	}
+	xs, err := xc.GetXState(as, make([]byte, maxXStateSize))
+	if err != nil {
+		t.k.logf("task %d: saving FP state for a signal frame: %v", t.ThreadID(), err)
+		return nil
+	}
+	t.k.xstateSize.CompareAndSwap(0, int32(len(xs)))
+	return xs
+}
+
+// restoreXState loads the XSAVE area a signal frame saved at addr back into t's
+// registers; the host checks it, so a corrupt area fails like a bad frame.
+func (t *Task) restoreXState(addr uintptr) error {
+	xc, ok := t.pctx.(xstateContext)
+	size := t.k.xstateSize.Load()
+	if !ok || size == 0 {
+		return nil
+	}
+	buf := make([]byte, size)
+	if _, err := t.image.mm.CopyIn(addr, buf); err != nil {
+		return err
+	}
+	as, err := t.image.mm.AddressSpace()
+	if err != nil {
+		return err
+	}
+	if err := xc.SetXState(as, buf); err != nil {
+		return linux.EFAULT
+	}
+	return nil
 }

@@ -29,7 +29,7 @@ var amd64 = &kernel.SyscallTable{
 		12:  {Name: "brk", Status: syscallinfo.Supported, Fn: Brk},
 		13:  {Name: "rt_sigaction", Status: syscallinfo.Supported, Fn: RtSigaction},
 		14:  {Name: "rt_sigprocmask", Status: syscallinfo.Supported, Fn: RtSigprocmask},
-		15:  {Name: "rt_sigreturn", Status: syscallinfo.Partial, Fn: RtSigreturn},
+		15:  {Name: "rt_sigreturn", Status: syscallinfo.Supported, Fn: RtSigreturn},
 		16:  {Name: "ioctl", Status: syscallinfo.Partial, Fn: Ioctl},
 		17:  {Name: "pread64", Status: syscallinfo.Supported, Fn: Pread64},
 		18:  {Name: "pwrite64", Status: syscallinfo.Supported, Fn: Pwrite64},
