@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
 
 // TestProcSelfNames compares the entries of /proc/self with Linux's: the names of
@@ -107,6 +109,24 @@ with mp.Pool(2) as p: print(p.map(abs, [-1, -2, -3]))
 
 		// Other system calls.
 		{name: "ionice", args: sh("ionice -p $$; ionice -c 3 ionice")},
+		// devpts (runsc boot skips a devpts mount: not implemented): no ptys.
+		{name: "pty", modify: withDevpts, args: []string{"python3", "-c", `
+import os, pty
+r, w = os.pipe()
+pid, fd = pty.fork()
+if pid == 0:
+    print("in a pty", os.isatty(0), os.ttyname(0).startswith("/dev/pts/"), flush=True)
+    os.read(r, 1)  # exit only once the parent has read: Linux drops unread output at hangup
+    os._exit(0)
+print("pty", os.read(fd, 100)); os.write(w, b"x"); os.waitpid(pid, 0)
+`}},
 		{name: "proc ns", args: sh("ls /proc/self/ns | tr '\\n' ' '; readlink /proc/self/ns/pid | cut -d: -f1")},
 	})
+}
+
+// withDevpts adds the /dev/pts mount of runc's default spec (the native run has the
+// host's /dev, ptys included).
+func withDevpts(s *specs.Spec) {
+	s.Mounts = append(s.Mounts, specs.Mount{Destination: "/dev/pts", Type: "devpts", Source: "devpts",
+		Options: []string{"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}})
 }

@@ -28,6 +28,9 @@ type compareCase struct {
 	name  string
 	args  []string
 	stdin string
+	// modify, when set, changes the container's spec (the native run has what
+	// the change asks for already, or the case says how it differs).
+	modify func(*specs.Spec)
 	// norm, when set, rewrites stdout of both runs before they are compared.
 	norm func(string) string
 	// check, when set, checks the container's result further (what the native
@@ -41,7 +44,7 @@ func compareCases(t *testing.T, cases []compareCase) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			want := native(t, rootfs, tc.stdin, tc.args...)
-			got := runDebian(t, tc.stdin, nil, tc.args...)
+			got := runDebian(t, tc.stdin, tc.modify, tc.args...)
 			if tc.norm != nil {
 				want.stdout, got.stdout = tc.norm(want.stdout), tc.norm(got.stdout)
 			}
@@ -165,6 +168,45 @@ func TestAcceptance(t *testing.T) {
 					t.Errorf("echo $$ = %q, want 1", res.stdout)
 				}
 			}},
+
+		// Everyday shell and file work.
+		{name: "process substitution and fifo", args: bash(`read x < <(echo via /dev/fd); echo $x; mkfifo /tmp/f; (echo via fifo > /tmp/f &); cat /tmp/f`)},
+		{name: "flock", args: sh("flock /tmp/lock -c 'echo locked'; flock -n /tmp/lock true && echo free")},
+		{name: "copy metadata and copy-up", args: sh(`set -e
+cp -a /usr/lib/python3.11/json /tmp/j && diff -r /usr/lib/python3.11/json /tmp/j && echo same
+ls -lR --time-style=+%s /usr/lib/python3.11/json /tmp/j | md5sum
+sed -i 's/^root:/ROOT:/' /etc/passwd && head -1 /etc/passwd && getent passwd ROOT
+chown 12:34 /etc/hostname && chmod 4711 /etc/hostname && stat -c '%a %u %g %s' /etc/hostname
+truncate -s 1G /tmp/sparse && stat -c %s /tmp/sparse && du -k /tmp/sparse
+fallocate -l 1M /tmp/fa && du -k /tmp/fa
+dd if=/dev/zero of=/tmp/dd bs=64k count=16 conv=fsync status=none && sync && stat -c %s /tmp/dd`)},
+		{name: "parallel xargs and sort", args: sh("seq 1 1000 | xargs -P4 -n10 echo | wc -l; seq 1 100000 | sort -R --random-source=/dev/zero | sort -n --parallel=2 -S 1M | md5sum")},
+		{name: "job control", args: bash("set -m; sleep 5 & jobs; kill %1; wait; echo status $?")},
+		{name: "python stop continue waitpid", args: []string{"python3", "-c", `
+import os, signal
+pid = os.fork()
+if pid == 0:
+    os.kill(os.getpid(), signal.SIGSTOP)
+    os._exit(3)
+_, st = os.waitpid(pid, os.WUNTRACED); print("stopped", os.WIFSTOPPED(st), os.WSTOPSIG(st))
+os.kill(pid, signal.SIGCONT)
+_, st = os.waitpid(pid, os.WCONTINUED); print("continued", os.WIFCONTINUED(st))
+_, st = os.waitpid(pid, 0); print("exit", os.waitstatus_to_exitcode(st))
+`}},
+		{name: "python stdlib", args: []string{"python3", "-c", `
+import asyncio, bz2, fcntl, lzma, os, select, sqlite3, zlib
+async def f():
+    await asyncio.sleep(0.05); return 42
+print("asyncio", asyncio.run(f()))
+c = sqlite3.connect("/tmp/x.db"); c.execute("create table t(x)")
+c.executemany("insert into t values(?)", [(i,) for i in range(1000)]); c.commit()
+print("sqlite", c.execute("select sum(x) from t").fetchone())
+d = b"visor" * 20000
+print("compress", len(zlib.compress(d)), len(bz2.compress(d)), len(lzma.compress(d)))
+r, w = os.pipe(); e = select.epoll(); e.register(r, select.EPOLLIN); os.write(w, b"x"); print("epoll", e.poll(1))
+fd = os.open("/tmp/l", os.O_CREAT | os.O_RDWR); fcntl.lockf(fd, fcntl.LOCK_EX); print("lockf ok")
+pid = os.posix_spawn("/bin/echo", ["echo", "spawned"], os.environ); print("spawn", os.waitpid(pid, 0)[1])
+`}},
 		{
 			// The glob is expanded by sh before ps starts, so both lists are exact:
 			// sh (1) and sleep (2); ps is 3. (Not the state column: sleep may not be asleep yet.)

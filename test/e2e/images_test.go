@@ -122,12 +122,19 @@ func native(t *testing.T, rootfs, stdin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
-	argv := append([]string{"--mount", "--uts", "--ipc", "--net", "sh", "-ec", nativeScript, "sh", rootfs, t.TempDir()}, containerEnv...)
+	// The scratch directory's path goes into overlayfs's comma-separated options:
+	// not t.TempDir(), which has the test's name in it.
+	scratch, err := os.MkdirTemp("", "visor-e2e-native-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(scratch) // empty again: everything was in the namespace's tmpfs
+	argv := append([]string{"--mount", "--uts", "--ipc", "--net", "sh", "-ec", nativeScript, "sh", rootfs, scratch}, containerEnv...)
 	cmd := exec.CommandContext(ctx, "unshare", append(argv, args...)...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr bytes.Buffer
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = strings.NewReader(stdin), &stdout, &stderr
-	err := cmd.Run()
+	err = cmd.Run()
 	res := result{stdout: stdout.String(), stderr: stderr.String()}
 	if ee, ok := errors.AsType[*exec.ExitError](err); ok {
 		res.status = ee.ExitCode()
@@ -141,7 +148,8 @@ func native(t *testing.T, rootfs, stdin string, args ...string) result {
 }
 
 // runDebian runs args in a container over the Debian rootfs, after modify (if not
-// nil) changes its spec; extra runsc run flags go before the container ID.
+// nil) changes its spec; runDebianFlags adds runsc run flags. With
+// VISOR_E2E_DEBUG_DIR set, each container writes a debug log with strace there.
 func runDebian(t *testing.T, stdin string, modify func(*specs.Spec), args ...string) result {
 	t.Helper()
 	return runDebianFlags(t, stdin, modify, nil, args...)
@@ -154,17 +162,30 @@ func runDebianFlags(t *testing.T, stdin string, modify func(*specs.Spec), flags 
 		modify(spec)
 	}
 	bundle := writeBundle(t, spec, "")
-	runArgs := append(append([]string{"run", "--bundle", bundle}, flags...), containerID(t))
+	id := containerID(t)
+	runArgs := append(append([]string{"run", "--bundle", bundle}, flags...), id)
+	if dir := os.Getenv("VISOR_E2E_DEBUG_DIR"); dir != "" {
+		// Debugging a failure or a hang: each container's debug log and strace
+		// (global flags, so before "run") in DIR/ID.log.
+		log := filepath.Join(dir, id+".log")
+		os.Remove(log)
+		runArgs = append([]string{"--debug", "--strace", "--debug-log=" + log}, runArgs...)
+	}
 	var in io.Reader = strings.NewReader(stdin)
 	return runsc(t, in, runArgs...)
 }
 
-// containerID is a container ID made of the test's name.
+// containerID is a container ID made of the test's name: letters, digits and
+// "_+.-" (what runsc accepts), anything else becoming "-".
 func containerID(t *testing.T) string {
-	r := strings.NewReplacer("/", "-", " ", "-", "(", "", ")", "", "$", "", "'", "")
-	id := "e2e-" + r.Replace(t.Name())
+	id := []byte("e2e-" + t.Name())
+	for i, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("_+.-", c) >= 0) {
+			id[i] = '-'
+		}
+	}
 	if len(id) > 100 {
 		id = id[:100]
 	}
-	return id
+	return string(id)
 }
