@@ -223,6 +223,21 @@ time.sleep(0.5)
 signal.alarm(1); print("alarm pending", signal.alarm(0))
 `}},
 
+		// AF_UNIX sockets (ENOSYS until 2941481); su needs them (PAM, NETLINK_AUDIT).
+		{name: "unix socketpair", args: []string{"python3", "-c", `
+import socket
+a, b = socket.socketpair()
+a.sendall(b"unix ok"); print(b.recv(16))
+`}},
+		{name: "unix stream socket by path", args: []string{"python3", "-c", `
+import os, socket
+s = socket.socket(socket.AF_UNIX); s.bind("/tmp/sock"); s.listen()
+if os.fork() == 0:
+    c = socket.socket(socket.AF_UNIX); c.connect("/tmp/sock"); c.sendall(b"hello over a path"); os._exit(0)
+a, _ = s.accept(); print(a.recv(64)); os.wait()
+`}},
+		{name: "su to nobody", args: sh("su -s /bin/sh nobody -c id")},
+
 		// Hard links across the root overlay and another mount: a Sentry panic until 3b2cf8d.
 		{name: "hard link in a tmpfs mount", args: sh("cd / && echo x > /tmp/c && ln /tmp/c /tmp/d && cat /tmp/d && stat -c %h /tmp/d")},
 		{name: "hard link from tmpfs into the root", args: sh("echo x > /tmp/c; ln /tmp/c /d; echo status $?")},
