@@ -197,7 +197,7 @@ func (as *AddressSpace) shutdown() {
 	// Other threads first: the kernel holds back the leader's exit status until
 	// the rest of the group is reaped. Any thread of the Sentry may reap a tracee.
 	for t := range threads {
-		t.waitExit()
+		t.waitExitOrGone()
 	}
 	as.master.waitExit()
 }

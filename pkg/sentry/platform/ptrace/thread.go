@@ -1,7 +1,10 @@
 package ptrace
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -83,6 +86,32 @@ func (t *thread) waitExit() {
 		st, err := t.wait()
 		if err != nil || !st.stopped() {
 			return
+		}
+	}
+}
+
+// waitExitOrGone is waitExit for a thread whose tracer may have exited first
+// (a task goroutine's OS thread ends with the task): the tracer's exit detaches
+// the thread, and a detached thread is reaped by the kernel without a word to
+// anyone, so a wait4 blocked on its TID would never return. It polls instead, and
+// stops once the TID is gone from its process.
+func (t *thread) waitExitOrGone() {
+	task := fmt.Sprintf("/proc/%d/task/%d", t.tgid, t.tid)
+	for {
+		var ws unix.WaitStatus
+		pid, err := unix.Wait4(int(t.tid), &ws, unix.WALL|unix.WNOHANG, nil)
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err != nil:
+			return // ECHILD: reaped already, or not ours any more
+		case pid != 0 && !(waitStatus{uint32(ws)}).stopped():
+			return
+		case pid == 0:
+			if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+				return
+			}
+			time.Sleep(time.Millisecond)
 		}
 	}
 }
