@@ -64,6 +64,11 @@ func (nativeLauncher) command(ctx context.Context, bin string, args, env []strin
 	}
 	cmd := exec.CommandContext(ctx, self, append([]string{shimArg, bin}, args...)...)
 	cmd.Args[0] = bin
+	// Its own session and process group, as init of a sandbox has: tests
+	// that signal or move their process group then touch only themselves,
+	// and a runner inside a container (whose session leader is outside the
+	// PID namespace, so getsid reports 0) gives them the same start.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	cmd.Env = []string{}
 	// A stray onSandboxEnv from the caller's shell must not make a native
 	// run believe it is in the sandbox.

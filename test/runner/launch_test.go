@@ -235,3 +235,24 @@ func TestNativeSignals(t *testing.T) {
 		t.Errorf("the test binary's signals (-want +got):\n%s", diff)
 	}
 }
+
+// TestNativeSession checks that a native test binary leads its own session
+// and process group, whichever the runner is in.
+func TestNativeSession(t *testing.T) {
+	dir := t.TempDir()
+	// Fields 6 and 7 of /proc/PID/stat are the process group and session;
+	// sh's own $$ is the test binary's pid.
+	bin := fakeTest{name: "a_test", report: report(passCase), end: `echo $$ $(cut -d' ' -f5,6 /proc/$$/stat) > "$0.ids"`}.write(t, dir)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{bin}, &stdout, &stderr); code != 0 {
+		t.Fatalf("run = %d, stdout:\n%s\nstderr:\n%s", code, &stdout, &stderr)
+	}
+	ids, err := os.ReadFile(bin + ".ids")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(string(ids))
+	if len(f) != 3 || f[0] != f[1] || f[0] != f[2] {
+		t.Errorf("pid, process group, session = %q: want all three equal", f)
+	}
+}

@@ -41,11 +41,13 @@ pid_t ForkWaiting(const std::function<void()>& fn, FileDescriptor* release) {
 }
 
 TEST(ProcessGroupTest, QueriesAgree) {
+  // 0 is what Linux reports for a group or session whose leader lives in an
+  // ancestor PID namespace (the test itself may run in a container).
   const pid_t pgrp = getpgrp();
-  EXPECT_GT(pgrp, 0);
+  EXPECT_GE(pgrp, 0);
   EXPECT_THAT(getpgid(0), SyscallSucceedsWithValue(pgrp));
   EXPECT_THAT(getpgid(getpid()), SyscallSucceedsWithValue(pgrp));
-  EXPECT_THAT(getsid(0), SyscallSucceedsWithValue(::testing::Gt(0)));
+  EXPECT_THAT(getsid(0), SyscallSucceedsWithValue(::testing::Ge(0)));
   EXPECT_THAT(getsid(getpid()), SyscallSucceedsWithValue(getsid(0)));
   EXPECT_THAT(getpgid(INT_MAX), SyscallFailsWithErrno(ESRCH));
   EXPECT_THAT(getsid(INT_MAX), SyscallFailsWithErrno(ESRCH));
