@@ -184,13 +184,20 @@ dd if=/dev/zero of=/tmp/dd bs=64k count=16 conv=fsync status=none && sync && sta
 		{name: "job control", args: bash("set -m; sleep 5 & jobs; kill %1; wait; echo status $?")},
 		{name: "python stop continue waitpid", args: []string{"python3", "-c", `
 import os, signal
+# The child exits only once the parent has seen it continue: a zombie is
+# reported before a continue, on Linux as in the Sentry.
+r, w = os.pipe()
 pid = os.fork()
 if pid == 0:
+    os.close(w)
     os.kill(os.getpid(), signal.SIGSTOP)
+    os.read(r, 1)
     os._exit(3)
+os.close(r)
 _, st = os.waitpid(pid, os.WUNTRACED); print("stopped", os.WIFSTOPPED(st), os.WSTOPSIG(st))
 os.kill(pid, signal.SIGCONT)
 _, st = os.waitpid(pid, os.WCONTINUED); print("continued", os.WIFCONTINUED(st))
+os.close(w)
 _, st = os.waitpid(pid, 0); print("exit", os.waitstatus_to_exitcode(st))
 `}},
 		{name: "python stdlib", args: []string{"python3", "-c", `
