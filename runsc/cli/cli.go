@@ -43,6 +43,8 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr} // the container's, inherited by the Sentry
 	cdr.Register(&cmd.Run{Stderr: stderr, Stdio: stdio}, "")
 	cdr.Register(&cmd.Do{Stderr: stderr, Stdio: stdio}, "")
+	cdr.Register(&cmd.Install{Stdout: stdout, Stderr: stderr}, "")
+	cdr.Register(&cmd.Uninstall{Stdout: stdout, Stderr: stderr}, "")
 	cdr.Register(&cmd.Gofer{Stderr: stderr}, internalGroup)
 	cdr.Register(&cmd.Boot{Stderr: stderr}, internalGroup)
 
