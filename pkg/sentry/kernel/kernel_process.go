@@ -33,6 +33,10 @@ type CreateProcessArgs struct {
 	Root vfs.VirtualDentry
 	// Limits are the process's resource limits; zero values get Linux's defaults.
 	Limits map[int]linux.Rlimit
+	// BeforeStart, if set, is called with the new process once it has its PID and
+	// session, before its first instruction: the boot code makes a terminal the
+	// session's controlling terminal there, so the program never sees it without.
+	BeforeStart func(*ThreadGroup)
 }
 
 // CreateProcess creates the sandbox's first process, PID 1 in its own session,
@@ -119,6 +123,9 @@ func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 	tg.newSessionLocked()
 	ts.mu.Unlock()
 
+	if args.BeforeStart != nil {
+		args.BeforeStart(tg)
+	}
 	t.Start()
 	return tg, nil
 }
