@@ -86,6 +86,9 @@ type Kernel struct {
 	initOnce   sync.Once
 	initExit   chan struct{}
 	initStatus linux.WaitStatus
+
+	// pause stops every task while the sandbox is paused (kernel_control.go).
+	pause pauseState
 }
 
 // New returns a Kernel built from cfg.

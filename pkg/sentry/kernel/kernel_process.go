@@ -17,7 +17,8 @@ const (
 	userSS = 0x2b
 )
 
-// CreateProcessArgs describe the sandbox's first process.
+// CreateProcessArgs describe a process that CreateProcess starts from outside the
+// sandbox: its first process, or one runsc exec adds.
 type CreateProcessArgs struct {
 	// Filename is the program: a path, or a name looked up in Envv's PATH.
 	Filename   string
@@ -39,8 +40,14 @@ type CreateProcessArgs struct {
 	BeforeStart func(*ThreadGroup)
 }
 
-// CreateProcess creates the sandbox's first process, PID 1 in its own session,
-// loads its program and starts it.
+// ErrSandboxExited is returned by CreateProcess once the sandbox's init has
+// exited: the sandbox is going away.
+var ErrSandboxExited = fmt.Errorf("the sandbox's init has exited: %w", linux.ESRCH)
+
+// CreateProcess creates a process with no parent in a session of its own, loads
+// its program and starts it. The first one is the sandbox's init, PID 1; later
+// ones (runsc exec) get the next free PID, and fail with ErrSandboxExited once
+// init has exited.
 func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 	if k.platform == nil || k.mf == nil || k.vfs == nil {
 		return nil, fmt.Errorf("kernel: CreateProcess needs a platform, a memory file and a VFS")
@@ -109,6 +116,17 @@ func (k *Kernel) CreateProcess(args CreateProcessArgs) (*ThreadGroup, error) {
 
 	ts := k.tasks
 	ts.mu.Lock()
+	select {
+	case <-k.initExit:
+		// Init's exit killed every process it could see; one made now would
+		// outlive the sandbox.
+		ts.mu.Unlock()
+		m.DecUsers()
+		t.fs.DecRef()
+		pctx.Release()
+		return nil, ErrSandboxExited
+	default:
+	}
 	tid, err := ts.root.allocateTID()
 	if err != nil {
 		ts.mu.Unlock()

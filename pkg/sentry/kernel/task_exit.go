@@ -118,6 +118,7 @@ func (tg *ThreadGroup) exitedLocked() {
 	}
 	tg.leader.exitState = TaskExitZombie
 	tg.zombie = true
+	tg.notifyExitedLocked()
 
 	if ts.root.tgids[tg] == 1 {
 		// The container's init exited: like a PID namespace's, every other
@@ -210,6 +211,7 @@ func (tg *ThreadGroup) reapLocked() {
 		delete(tg.parent.children, tg)
 	}
 	tg.leader.releaseLocked()
+	tg.ts.reapedUsage.add(tg.usageLocked())
 	delete(ns.tgids, tg)
 	if pg := tg.processGroup; pg != nil {
 		delete(pg.members, tg)

@@ -33,11 +33,15 @@ func (t *Task) run() {
 			t.killGroup(linux.WaitStatusSignal(linux.SIGKILL, false))
 			continue
 		}
+		if !t.enterApp() {
+			continue // paused: re-check kills and signals before trying again
+		}
 		t.cpuMu.Lock()
 		entered := time.Now()
 		t.appSince = entered
 		t.cpuMu.Unlock()
 		info, at, err := t.pctx.Switch(as, &t.arch)
+		t.leaveApp()
 		t.cpuMu.Lock()
 		left := time.Now()
 		t.userTime.Add(int64(left.Sub(entered)))

@@ -54,6 +54,9 @@ type ThreadGroup struct {
 	childEvents chan struct{}
 	// taskExited is closed and replaced when a task of the group exits.
 	taskExited chan struct{}
+	// exitedCh, made on demand by Exited, is closed when the group becomes a
+	// zombie.
+	exitedCh chan struct{}
 	// subreaper is PR_SET_CHILD_SUBREAPER.
 	subreaper bool
 	// execed is set once a task of the group called execve: its parent may no

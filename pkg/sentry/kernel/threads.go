@@ -25,6 +25,10 @@ type TaskSet struct {
 
 	// liveGoroutines counts task goroutines that have not returned.
 	liveGoroutines sync.WaitGroup
+
+	// reapedUsage is what the thread groups reaped so far used, so that the
+	// sandbox's total usage (Kernel.Usage) keeps it. Guarded by mu.
+	reapedUsage Usage
 }
 
 func newTaskSet() *TaskSet {
