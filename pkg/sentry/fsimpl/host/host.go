@@ -13,7 +13,13 @@
 // the terminal is the container's own (runsc gets it from the console socket for
 // this container alone): changing its modes changes nothing outside it. Process
 // group and session control (TIOCSPGRP, TIOCSCTTY) are the Sentry's: the host
-// terminal knows nothing of the sandbox's processes.
+// terminal knows nothing of the sandbox's processes. So is job control (tty.go):
+// a background process group of the terminal's session that reads it, changes
+// its modes, or writes to it with TOSTOP gets SIGTTIN or SIGTTOU from the Sentry,
+// as Linux's line discipline would send it. The signals the host terminal itself
+// generates (^C, ^\, ^Z, window size changes) reach the host process that has it
+// as controlling terminal, the Sentry, which passes them on with
+// SignalForeground (see runsc/boot).
 //
 // Pollable host FDs (pipes, sockets, terminals) are made non-blocking on the host,
 // so that a read never blocks a Sentry thread; a blocking read waits, interruptibly,
@@ -77,12 +83,15 @@ func NewFD(vfsObj *vfs.VirtualFilesystem, hostFD int, opts *Options) (*vfs.FileD
 		seekable: seekable,
 	}
 	if isTTY {
-		f.tty = &ttyState{}
+		f.tty = ttyStateFor(vfsObj, &st)
 	}
 	if !seekable {
 		// Reads and writes must never block a Sentry thread.
 		if err := unix.SetNonblock(hostFD, true); err != nil {
 			unix.Close(hostFD)
+			if f.tty != nil {
+				f.tty.decRef()
+			}
 			return nil, hostErr(err)
 		}
 		if n, err := getNotifier(); err == nil {
@@ -163,6 +172,9 @@ func (f *fileDescription) Release() {
 			f.notifier.remove(f.hostFD)
 		}
 		unix.Close(int(f.hostFD))
+		if f.tty != nil {
+			f.tty.decRef()
+		}
 	})
 }
 
@@ -175,9 +187,14 @@ func hostErr(err error) error {
 }
 
 // Read implements vfs.FileDescriptionImpl.Read.
-func (f *fileDescription) Read(_ vfs.Context, dst []byte, _ vfs.ReadOptions) (int64, error) {
+func (f *fileDescription) Read(ctx vfs.Context, dst []byte, _ vfs.ReadOptions) (int64, error) {
 	if f.noAccess {
 		return 0, linux.EBADF
+	}
+	if f.tty != nil {
+		if err := f.ttyCheckRead(ctx); err != nil {
+			return 0, err
+		}
 	}
 	for {
 		n, err := unix.Read(int(f.hostFD), dst)
@@ -210,9 +227,14 @@ func (f *fileDescription) PRead(_ vfs.Context, dst []byte, offset int64, _ vfs.R
 
 // Write implements vfs.FileDescriptionImpl.Write: it writes all of src unless the
 // host FD is full, when it returns what it wrote with EAGAIN.
-func (f *fileDescription) Write(_ vfs.Context, src []byte, _ vfs.WriteOptions) (int64, error) {
+func (f *fileDescription) Write(ctx vfs.Context, src []byte, _ vfs.WriteOptions) (int64, error) {
 	if f.noAccess {
 		return 0, linux.EBADF
+	}
+	if f.tty != nil {
+		if err := f.ttyCheckWrite(ctx); err != nil {
+			return 0, err
+		}
 	}
 	var total int64
 	for total < int64(len(src)) {

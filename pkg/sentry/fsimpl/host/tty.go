@@ -23,6 +23,10 @@ const (
 	TIOCSWINSZ = linux.TIOCSWINSZ
 	TIOCNOTTY  = 0x5422
 	TIOCGSID   = 0x5429
+	TCSBRK     = 0x5409
+	TCXONC     = 0x540a
+	TCFLSH     = 0x540b
+	TIOCOUTQ   = 0x5411
 )
 
 // termiosSize is the size of the kernel's struct termios that TCGETS and TCSETS*
@@ -35,8 +39,15 @@ const winsizeSize = 8
 // ttyState is what the Sentry keeps of a host terminal: which session of the
 // sandbox has it as controlling terminal, and its foreground process group. The
 // host terminal's own session and process groups are the host's and mean nothing
-// to the sandbox.
+// to the sandbox. Every file description of one host terminal in one sandbox
+// shares one ttyState (the container's fds 0, 1 and 2 are three host FDs of one
+// pty), so that a shell's tcsetpgrp on fd 2 is what a read on fd 0 checks.
 type ttyState struct {
+	// key is the state's entry in ttys; refs counts the file descriptions that
+	// use it. Both are guarded by ttys.mu.
+	key  ttyKey
+	refs int
+
 	mu sync.Mutex
 	// session is the ID of the session whose controlling terminal this is, 0 if
 	// none.
@@ -45,20 +56,244 @@ type ttyState struct {
 	fg kernel.ThreadID
 }
 
-// SetControllingTerminal makes fd, a host terminal, the controlling terminal of
-// session sid with foreground process group pgid: what the boot code does for the
-// container's init when the container has a terminal, as runc does with
-// TIOCSCTTY. It fails with ENOTTY if fd is not a host terminal.
-func SetControllingTerminal(fd *vfs.FileDescription, sid, pgid kernel.ThreadID) error {
+// ttyKey names a host terminal in a sandbox: the sandbox's VFS (one per kernel)
+// and the terminal's device number.
+type ttyKey struct {
+	vfs  *vfs.VirtualFilesystem
+	rdev uint64
+}
+
+// ttys holds the ttyState of every host terminal open in the sandbox.
+var ttys struct {
+	mu sync.Mutex
+	m  map[ttyKey]*ttyState
+}
+
+// ttyStateFor returns the state of the host terminal st is the status of, in the
+// sandbox of vfsObj, with a new reference. A terminal with no device number (not
+// a character device) gets a state of its own.
+func ttyStateFor(vfsObj *vfs.VirtualFilesystem, st *unix.Stat_t) *ttyState {
+	key := ttyKey{vfs: vfsObj, rdev: st.Rdev}
+	ttys.mu.Lock()
+	defer ttys.mu.Unlock()
+	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
+		return &ttyState{refs: 1}
+	}
+	s := ttys.m[key]
+	if s == nil {
+		if ttys.m == nil {
+			ttys.m = make(map[ttyKey]*ttyState)
+		}
+		s = &ttyState{key: key}
+		ttys.m[key] = s
+	}
+	s.refs++
+	return s
+}
+
+// decRef drops a reference taken by ttyStateFor.
+func (s *ttyState) decRef() {
+	ttys.mu.Lock()
+	defer ttys.mu.Unlock()
+	s.refs--
+	if s.refs == 0 && ttys.m[s.key] == s {
+		delete(ttys.m, s.key)
+	}
+}
+
+// sessionHasTerminal reports whether session sid of the sandbox of vfsObj has a
+// controlling terminal other than except.
+func sessionHasTerminal(vfsObj *vfs.VirtualFilesystem, sid kernel.ThreadID, except *ttyState) bool {
+	ttys.mu.Lock()
+	defer ttys.mu.Unlock()
+	for key, s := range ttys.m {
+		if key.vfs != vfsObj || s == except {
+			continue
+		}
+		s.mu.Lock()
+		has := s.session == sid
+		s.mu.Unlock()
+		if has {
+			return true
+		}
+	}
+	return false
+}
+
+// ttyOf returns the terminal state of fd, or ENOTTY.
+func ttyOf(fd *vfs.FileDescription) (*ttyState, error) {
 	f, ok := fd.Impl().(*fileDescription)
 	if !ok || f.tty == nil {
-		return linux.ENOTTY
+		return nil, linux.ENOTTY
 	}
-	f.tty.mu.Lock()
-	defer f.tty.mu.Unlock()
-	f.tty.session = sid
-	f.tty.fg = pgid
+	return f.tty, nil
+}
+
+// SetControllingTerminal makes fd, a host terminal, the controlling terminal of
+// session sid with foreground process group pgid: what the boot code does for the
+// container's init (and runsc exec for a process with a terminal) before it
+// runs, as runc's init does with setsid and TIOCSCTTY. It fails with ENOTTY if fd
+// is not a host terminal.
+func SetControllingTerminal(fd *vfs.FileDescription, sid, pgid kernel.ThreadID) error {
+	s, err := ttyOf(fd)
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.session = sid
+	s.fg = pgid
 	return nil
+}
+
+// ForegroundProcessGroup returns the foreground process group of fd, a host
+// terminal, and the session it is the controlling terminal of; both are 0 if it
+// is nobody's controlling terminal.
+func ForegroundProcessGroup(fd *vfs.FileDescription) (pgid, sid kernel.ThreadID, err error) {
+	s, err := ttyOf(fd)
+	if err != nil {
+		return 0, 0, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.fg, s.session, nil
+}
+
+// SignalForeground sends sig to every process of the foreground process group of
+// fd, a host terminal of k's sandbox, as the terminal itself would (si_code
+// SI_KERNEL): what the Sentry does with the ^C, ^\, ^Z and window size changes the
+// host terminal signals to the Sentry. It fails with ESRCH if the terminal has no
+// foreground process group with a live process.
+func SignalForeground(k *kernel.Kernel, fd *vfs.FileDescription, sig int) error {
+	pgid, _, err := ForegroundProcessGroup(fd)
+	if err != nil {
+		return err
+	}
+	if pgid == 0 {
+		return linux.ESRCH
+	}
+	return signalProcessGroup(k, pgid, sig)
+}
+
+// signalProcessGroup sends sig to each process of the process group pgid, as
+// the kernel's terminal code does (kill_pgrp with priv set).
+func signalProcessGroup(k *kernel.Kernel, pgid kernel.ThreadID, sig int) error {
+	members := k.RootPIDNamespace().ProcessGroupMembers(pgid)
+	sent := false
+	for _, tg := range members {
+		if tg.SendSignal(&linux.SignalInfo{Signo: int32(sig), Code: linux.SI_KERNEL}) == nil {
+			sent = true
+		}
+	}
+	if !sent {
+		return linux.ESRCH
+	}
+	return nil
+}
+
+// checkChange is Linux's __tty_check_change, the heart of job control: a process
+// of a background process group of the session whose controlling terminal this
+// is may not read it (sig SIGTTIN), nor change its settings or write to it with
+// TOSTOP set (sig SIGTTOU). Its whole process group gets sig, which stops it by
+// default, and the call is restarted once it continues (in the foreground, if the
+// shell put it there). A caller that ignores or blocks sig may go ahead, except
+// that reading then fails with EIO; so does a process group with nobody in the
+// session left to continue it (an orphaned one). Processes of other sessions, and
+// the Sentry's own calls, are not subject to job control.
+func (s *ttyState) checkChange(ctx vfs.Context, sig int) error {
+	t := taskOf(ctx)
+	if t == nil {
+		return nil
+	}
+	pgid, background := s.background(t)
+	if !background {
+		return nil
+	}
+	if signalIgnoredOrBlocked(t, sig) {
+		if sig == linux.SIGTTIN {
+			return linux.EIO
+		}
+		return nil
+	}
+	if orphanedProcessGroup(t.Kernel(), pgid) {
+		return linux.EIO
+	}
+	signalProcessGroup(t.Kernel(), pgid, sig)
+	return kernel.ERESTARTSYS
+}
+
+// background returns t's process group and whether it is a background process
+// group of the session whose controlling terminal this is.
+func (s *ttyState) background(t *kernel.Task) (kernel.ThreadID, bool) {
+	tg := t.ThreadGroup()
+	s.mu.Lock()
+	sid, fg := s.session, s.fg
+	s.mu.Unlock()
+	if sid == 0 || fg == 0 || tg.SessionID() != sid {
+		return 0, false
+	}
+	pgid := tg.ProcessGroupID()
+	return pgid, pgid != fg
+}
+
+// signalIgnoredOrBlocked is Linux's is_ignored: t blocks sig or its process
+// ignores it.
+func signalIgnoredOrBlocked(t *kernel.Task, sig int) bool {
+	set := linux.SignalSetOf(sig)
+	if t.SignalMask()&set != 0 {
+		return true
+	}
+	ignored, _ := t.ThreadGroup().SignalDispositions()
+	return ignored&set != 0
+}
+
+// orphanedProcessGroup reports whether the process group pgid is orphaned: no
+// member has a parent in another process group of the same session, so no shell
+// is left to continue it if it stopped (Linux's will_become_orphaned_pgrp).
+func orphanedProcessGroup(k *kernel.Kernel, pgid kernel.ThreadID) bool {
+	ns := k.RootPIDNamespace()
+	for _, tg := range ns.ProcessGroupMembers(pgid) {
+		leader := tg.Leader()
+		if leader == nil || tg.Zombie() {
+			continue
+		}
+		ppid := leader.ParentThreadGroupID()
+		if ppid == 0 {
+			continue
+		}
+		parent := ns.TaskWithID(ppid)
+		if parent == nil {
+			continue
+		}
+		ptg := parent.ThreadGroup()
+		if ptg.ProcessGroupID() != pgid && ptg.SessionID() == tg.SessionID() {
+			return false
+		}
+	}
+	return true
+}
+
+// checkRead applies job control to a read of the terminal.
+func (f *fileDescription) ttyCheckRead(ctx vfs.Context) error {
+	return f.tty.checkChange(ctx, linux.SIGTTIN)
+}
+
+// checkWrite applies job control to a write to the terminal: it matters only with
+// TOSTOP set, which is read from the host terminal, and only for a background
+// process, checked first.
+func (f *fileDescription) ttyCheckWrite(ctx vfs.Context) error {
+	t := taskOf(ctx)
+	if t == nil {
+		return nil
+	}
+	if _, background := f.tty.background(t); !background {
+		return nil
+	}
+	tios, err := unix.IoctlGetTermios(int(f.hostFD), unix.TCGETS)
+	if err != nil || tios.Lflag&unix.TOSTOP == 0 {
+		return nil
+	}
+	return f.tty.checkChange(ctx, linux.SIGTTOU)
 }
 
 // ttyIoctl serves the terminal ioctls.
@@ -74,6 +309,9 @@ func (f *fileDescription) ttyIoctl(ctx vfs.Context, mem vfs.UserMemory, cmd uint
 		return 0, err
 
 	case TCSETS, TCSETSW, TCSETSF:
+		if err := f.tty.checkChange(ctx, linux.SIGTTOU); err != nil {
+			return 0, err
+		}
 		var b [termiosSize]byte
 		if _, err := mem.CopyIn(arg, b[:]); err != nil {
 			return 0, err
@@ -109,6 +347,28 @@ func (f *fileDescription) ttyIoctl(ctx vfs.Context, mem vfs.UserMemory, cmd uint
 		}
 		return 0, hostErr(unix.IoctlSetWinsize(fd, unix.TIOCSWINSZ, ws))
 
+	case TCSBRK, TCXONC, TCFLSH:
+		// tcdrain, tcflow and tcflush act on the container's own terminal's
+		// queues; the argument is a number, not an address.
+		if err := f.tty.checkChange(ctx, linux.SIGTTOU); err != nil {
+			return 0, err
+		}
+		if cmd == TCSBRK && arg == 0 {
+			// A break is meaningless on a pty: Linux's pty driver ignores it.
+			return 0, nil
+		}
+		return 0, hostErr(unix.IoctlSetInt(fd, uint(cmd), int(arg)))
+
+	case TIOCOUTQ:
+		n, err := unix.IoctlGetInt(fd, unix.TIOCOUTQ)
+		if err != nil {
+			return 0, hostErr(err)
+		}
+		var b [4]byte
+		binary.LittleEndian.PutUint32(b[:], uint32(n))
+		_, err = mem.CopyOut(arg, b[:])
+		return 0, err
+
 	case TIOCSCTTY:
 		return 0, f.tty.setControlling(ctx, arg == 1)
 
@@ -126,6 +386,14 @@ func (f *fileDescription) ttyIoctl(ctx vfs.Context, mem vfs.UserMemory, cmd uint
 		return 0, err
 
 	case TIOCSPGRP:
+		// A background process may not take the terminal unless it ignores or
+		// blocks SIGTTOU, as shells do around tcsetpgrp.
+		if err := f.tty.checkChange(ctx, linux.SIGTTOU); err != nil {
+			if err == linux.EIO {
+				return 0, linux.ENOTTY
+			}
+			return 0, err
+		}
 		var b [4]byte
 		if _, err := mem.CopyIn(arg, b[:]); err != nil {
 			return 0, err
@@ -222,8 +490,8 @@ func (s *ttyState) setForeground(ctx vfs.Context, pgid kernel.ThreadID) error {
 }
 
 // setControlling makes this the controlling terminal of the caller's session
-// (TIOCSCTTY). The caller must lead its session; taking the terminal from another
-// session needs steal and CAP_SYS_ADMIN.
+// (TIOCSCTTY). The caller must lead its session and have no controlling terminal
+// yet; taking the terminal from another session needs steal and CAP_SYS_ADMIN.
 func (s *ttyState) setControlling(ctx vfs.Context, steal bool) error {
 	t := taskOf(ctx)
 	if t == nil {
@@ -231,14 +499,17 @@ func (s *ttyState) setControlling(ctx vfs.Context, steal bool) error {
 	}
 	tg := t.ThreadGroup()
 	sid := tg.SessionID()
-	if sid != t.ThreadGroupID() {
+	s.mu.Lock()
+	already := s.session == sid
+	s.mu.Unlock()
+	if already {
+		return nil
+	}
+	if sid != t.ThreadGroupID() || sessionHasTerminal(s.key.vfs, sid, s) {
 		return linux.EPERM
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.session == sid {
-		return nil
-	}
 	if s.session != 0 && !(steal && t.Credentials().HasCapability(linux.CAP_SYS_ADMIN)) {
 		return linux.EPERM
 	}
