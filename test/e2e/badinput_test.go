@@ -1,0 +1,315 @@
+package e2e
+
+// Bad and hostile input through `runsc create` and `runsc run` (TestBadBundles in
+// e2e_test.go has the first bad bundles, through run only): missing fields,
+// absurd sizes, mounts escaping the rootfs through its symlinks, unknown and
+// duplicate container IDs, bad signals. Each must end in one line on stderr that
+// names the problem, a non-zero exit status, and nothing left: no state
+// directory, no process of the test's --root, no mount under the bundle.
+
+import (
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// checkOneLineError checks that res is a failure of `runsc cmd`: exit status 1,
+// no stdout, and on stderr one line "runsc CMD: ..." with every string of want
+// in it.
+func checkOneLineError(t *testing.T, cmd string, res result, want ...string) {
+	t.Helper()
+	ok := res.status == 1 && res.stdout == "" && strings.HasPrefix(res.stderr, "runsc "+cmd+": ") &&
+		strings.Count(res.stderr, "\n") == 1 && strings.HasSuffix(res.stderr, "\n")
+	for _, w := range want {
+		ok = ok && strings.Contains(res.stderr, w)
+	}
+	if !ok {
+		t.Errorf("runsc %s: status %d, stdout %q, stderr %q; want status 1 and one line \"runsc %s: ...\" saying %q",
+			cmd, res.status, res.stdout, truncate(res.stderr), cmd, want)
+	}
+}
+
+// truncate shortens s for an error message.
+func truncate(s string) string {
+	if len(s) > 2000 {
+		return s[:2000] + fmt.Sprintf("... (%d bytes)", len(s))
+	}
+	return s
+}
+
+// TestBadConfigs runs bundles runsc must refuse through both create and run.
+// Where runsc's message is set (the bundle checks of runsc/specutils) it is
+// matched whole; elsewhere it must name the field at fault.
+func TestBadConfigs(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	base := func() *specs.Spec { return newSpec(rootfs, "true") }
+	mod := func(f func(*specs.Spec)) func() string {
+		return func() string {
+			s := base()
+			f(s)
+			data, err := json.Marshal(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+	}
+	// raw returns base()'s JSON as a map changed by f.
+	raw := func(f func(map[string]any)) func() string {
+		return func() string {
+			data, err := json.Marshal(base())
+			if err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(data, &m); err != nil {
+				t.Fatal(err)
+			}
+			f(m)
+			if data, err = json.Marshal(m); err != nil {
+				t.Fatal(err)
+			}
+			return string(data)
+		}
+	}
+	manyEnv := func(n int) func(*specs.Spec) {
+		return func(s *specs.Spec) {
+			s.Process.Env = make([]string, n)
+			for i := range s.Process.Env {
+				s.Process.Env[i] = fmt.Sprintf("V%d=x", i)
+			}
+		}
+	}
+	for _, tc := range []struct {
+		name   string
+		config func() string
+		// whole is the exact message after "runsc CMD: "; else want lists what
+		// it must name.
+		whole string
+		want  []string
+	}{
+		{name: "no process", config: raw(func(m map[string]any) { delete(m, "process") }),
+			whole: "config.json: process is missing: set process.args to the command to run"},
+		{name: "no process.args", config: raw(func(m map[string]any) { delete(m["process"].(map[string]any), "args") }),
+			whole: "config.json: process.args is empty: set the command to run"},
+		{name: "no root", config: raw(func(m map[string]any) { delete(m, "root") }),
+			whole: `config.json: root.path is missing: set it to the container's root file system, e.g. "rootfs"`},
+		{name: "no ociVersion", config: raw(func(m map[string]any) { delete(m, "ociVersion") }),
+			whole: `config.json: ociVersion is missing: set it to "` + specs.Version + `"`},
+		{name: "args not a list", config: raw(func(m map[string]any) { m["process"].(map[string]any)["args"] = "true" }),
+			want: []string{"config.json: line 1, column", "process.args", "string"}},
+		{name: "empty file", config: func() string { return "" },
+			want: []string{"config.json", "JSON"}},
+		{name: "not an object", config: func() string { return "[1, 2, 3]" },
+			want: []string{"config.json", "array"}},
+		{name: "unknown namespace type in the middle", config: mod(func(s *specs.Spec) {
+			s.Linux.Namespaces = append(s.Linux.Namespaces[:2:2], append([]specs.LinuxNamespace{{Type: "visor"}}, s.Linux.Namespaces[2:]...)...)
+		}), whole: `config.json: linux.namespaces[2]: unknown namespace type "visor": want one of pid, network, mount, ipc, uts, user, cgroup, time`},
+		{name: "unknown rlimit", config: mod(func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_VISOR", Soft: 1, Hard: 1}}
+		}), want: []string{"process.rlimits", "RLIMIT_VISOR"}},
+		{name: "rlimit soft above hard", config: mod(func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: 2048, Hard: 1024}}
+		}), whole: "config.json: process.rlimits[0] (RLIMIT_NOFILE): soft limit 2048 is above hard limit 1024"},
+		// Linux refuses RLIMIT_NOFILE above fs.nr_open (at most 2^30) with EPERM:
+		// runc's create fails on it.
+		{name: "huge rlimit", config: mod(func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: math.MaxUint64 / 2, Hard: math.MaxUint64 / 2}}
+		}), want: []string{"process.rlimits[0]", "RLIMIT_NOFILE"}},
+		{name: "100 MB config.json", config: mod(func(s *specs.Spec) {
+			s.Annotations = map[string]string{"visor.e2e": strings.Repeat("x", 100<<20)}
+		}), whole: "config.json: larger than 4 MiB: no real spec is; check the file"},
+		{name: "a million env vars", config: mod(manyEnv(1_000_000)),
+			whole: "config.json: larger than 4 MiB: no real spec is; check the file"},
+		{name: "70000 env vars", config: mod(manyEnv(70_000)),
+			whole: "config.json: process.env has 70000 entries: at most 65536 are allowed"},
+		{name: "env var of 200 KB", config: mod(func(s *specs.Spec) { s.Process.Env = []string{"BIG=" + strings.Repeat("x", 200_000)} }),
+			whole: "config.json: process.env[0] is 200004 bytes long: Linux allows at most 131072"},
+		{name: "2000 mounts", config: mod(func(s *specs.Spec) {
+			for i := range 2000 {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: fmt.Sprintf("/m%d", i), Type: "tmpfs", Source: "tmpfs"})
+			}
+		}), whole: "config.json: mounts has 2003 entries: at most 1024 are allowed"},
+		{name: "hostname of 1000 bytes", config: mod(func(s *specs.Spec) { s.Hostname = strings.Repeat("h", 1000) }),
+			whole: "config.json: hostname is 1000 bytes long: Linux allows at most 64"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bundle := writeBundle(t, nil, tc.config())
+			for _, cmd := range []string{"create", "run"} {
+				r := newOCIRoot(t)
+				res := r.runsc(cmd, "--bundle", bundle, "e2e-bad")
+				if tc.whole != "" {
+					if want := "runsc " + cmd + ": " + tc.whole + "\n"; res.status != 1 || res.stderr != want || res.stdout != "" {
+						t.Errorf("runsc %s: status %d, stdout %q, stderr %q; want 1, no output, %q", cmd, res.status, res.stdout, truncate(res.stderr), want)
+					}
+				} else {
+					checkOneLineError(t, cmd, res, tc.want...)
+				}
+				r.checkClean()
+				checkNoMounts(t, bundle)
+			}
+		})
+	}
+}
+
+// TestErrorInJSONLog checks the error containerd's shim reads back: with --log
+// FILE --log-format json, a failing create writes its error to FILE as a JSON
+// line at level "error" (and to stderr, one line, as always).
+func TestErrorInJSONLog(t *testing.T) {
+	r := newOCIRoot(t)
+	bundle := writeBundle(t, nil, "{\n\t\"ociVersion\": \"1.0.2\"\n\t\"process\": {}\n}")
+	log := filepath.Join(t.TempDir(), "log.json")
+	res := r.runsc("--log", log, "--log-format", "json", "create", "--bundle", bundle, "e2e-log")
+	checkOneLineError(t, "create", res, "malformed JSON at line 3")
+	data, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatalf("no log: %v", err)
+	}
+	found := false
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		var entry struct {
+			Level string `json:"level"`
+			Msg   string `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &entry) == nil && entry.Level == "error" && strings.Contains(entry.Msg, "malformed JSON at line 3") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the log has no JSON error line naming the problem:\n%s", data)
+	}
+	r.checkClean()
+}
+
+// TestMountThroughRootfsSymlink gives mounts whose destination goes through a
+// symlink planted in the rootfs that points out of it, absolutely (a host
+// directory's path) and relatively (enough .. to climb out on the host). runsc
+// must refuse the spec, and nothing may appear in or be mounted on that host
+// directory.
+func TestMountThroughRootfsSymlink(t *testing.T) {
+	rootfs := debianRootfs(t)
+	hostDir := t.TempDir()
+	plant := filepath.Join(rootfs, "var/tmp", fmt.Sprintf("visor-e2e-mnt-%d-%d", os.Getpid(), time.Now().UnixNano()))
+	if err := os.Mkdir(plant, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(plant) })
+	links := map[string]string{"abs": hostDir, "rel": strings.Repeat("../", 20) + hostDir[1:]}
+	for name, target := range links {
+		if err := os.Symlink(target, filepath.Join(plant, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	bindSrc := t.TempDir()
+	inRoot := "/var/tmp/" + filepath.Base(plant)
+	for _, link := range []string{"abs", "rel"} {
+		for _, m := range []specs.Mount{
+			{Destination: inRoot + "/" + link + "/sub", Type: "tmpfs", Source: "tmpfs"},
+			{Destination: inRoot + "/" + link + "/sub", Type: "bind", Source: bindSrc, Options: []string{"rbind"}},
+			{Destination: inRoot + "/" + link, Type: "tmpfs", Source: "tmpfs"},
+		} {
+			t.Run(link+" "+m.Type+" on "+strings.TrimPrefix(m.Destination, inRoot+"/"), func(t *testing.T) {
+				spec := newSpec(rootfs, "sh", "-c", "echo ran; cat /proc/mounts")
+				spec.Mounts = append(spec.Mounts, m)
+				bundle := writeBundle(t, spec, "")
+				for _, cmd := range []string{"create", "run"} {
+					r := newOCIRoot(t)
+					res := r.runsc(cmd, "--bundle", bundle, "e2e-mnt")
+					checkOneLineError(t, cmd, res, "mounts[3]", m.Destination)
+					if cmd == "create" && res.status == 0 {
+						r.runsc("delete", "--force", "e2e-mnt")
+					}
+					r.checkClean()
+					if names := dirNames(t, hostDir); len(names) != 0 {
+						t.Errorf("runsc %s made %q in the host directory %s", cmd, names, hostDir)
+					}
+					checkNoMounts(t, hostDir)
+					checkNoMounts(t, bundle)
+				}
+			})
+		}
+	}
+}
+
+// TestUnknownContainer runs every command that names a container on an ID that
+// does not exist: each fails in one line saying so, and creates nothing.
+func TestUnknownContainer(t *testing.T) {
+	r := newOCIRoot(t)
+	// The root exists and holds another container: "unknown" is about the ID.
+	r.create("e2e-known", busyboxRootfs(t), "sleep", "100")
+	const id = "e2e-unknown"
+	for _, args := range [][]string{
+		{"state", id}, {"start", id}, {"kill", id}, {"kill", id, "KILL"}, {"kill", "--all", id, "9"},
+		{"delete", id}, {"delete", "--force", id}, {"exec", id, "true"}, {"wait", id}, {"ps", id},
+		{"pause", id}, {"resume", id},
+	} {
+		res := r.runsc(args...)
+		checkOneLineError(t, args[0], res, fmt.Sprintf("%q", id), "does not exist")
+		if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
+			t.Errorf("runsc %q made a state directory for %s", args, id)
+		}
+	}
+	if st := r.state("e2e-known"); st.Status != specs.StateCreated {
+		t.Errorf("the other container is %q, want created", st.Status)
+	}
+	r.must("delete", "--force", "e2e-known")
+	r.checkClean()
+}
+
+// TestDuplicateCreate creates a container under the ID of one that exists, by
+// create and by run: both fail in one line naming the ID, and the first
+// container is as it was (created, same Sentry); no process is added.
+func TestDuplicateCreate(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	r := newOCIRoot(t)
+	const id = "e2e-dup-create"
+	r.create(id, rootfs, "sleep", "100")
+	before := r.state(id)
+	procs := len(r.processes())
+	other := writeBundle(t, newSpec(rootfs, "true"), "")
+	for _, cmd := range []string{"create", "run"} {
+		res := r.runsc(cmd, "--bundle", other, id)
+		checkOneLineError(t, cmd, res, fmt.Sprintf("%q", id), "already exists")
+		if after := r.state(id); after.Status != specs.StateCreated || after.Pid != before.Pid || after.Bundle != before.Bundle {
+			t.Errorf("after a second %s: %+v, was %+v", cmd, after, before)
+		}
+		if n := len(r.processes()); n != procs {
+			t.Errorf("after a second %s: %d processes with the root, were %d", cmd, n, procs)
+		}
+	}
+	r.must("delete", "--force", id)
+	r.checkClean()
+}
+
+// TestBadSignals sends kill signals that do not exist, by name and by number, to
+// a running container: each fails in one line naming the signal, and the
+// container runs on; then a good one stops it.
+func TestBadSignals(t *testing.T) {
+	r := newOCIRoot(t)
+	const id = "e2e-badsig"
+	out := r.create(id, busyboxRootfs(t), "sh", "-c", "echo ready; while :; do sleep 0.1; done")
+	r.must("start", id)
+	r.waitOutput(out, "ready\n", runTimeout)
+	for _, sig := range []string{"SIGVISOR", "VISOR", "sigterm9", "65", "-1", "-9", "99999999999999999999", "1.5", "", "SIG", "0x9"} {
+		res := r.runsc("kill", id, sig)
+		if sig == "" {
+			checkOneLineError(t, "kill", res, "signal")
+		} else {
+			checkOneLineError(t, "kill", res, fmt.Sprintf("%q", sig))
+		}
+		if st := r.state(id); st.Status != specs.StateRunning {
+			t.Errorf("after kill %q: %q, want running", sig, st.Status)
+		}
+	}
+	r.must("kill", id, "KILL")
+	r.waitStatus(id, specs.StateStopped, 10*time.Second)
+	r.must("delete", id)
+	r.checkClean()
+}
