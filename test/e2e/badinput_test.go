@@ -251,7 +251,7 @@ func TestUnknownContainer(t *testing.T) {
 		{"pause", id}, {"resume", id},
 	} {
 		res := r.runsc(args...)
-		checkOneLineError(t, args[0], res, fmt.Sprintf("%q", id), "does not exist")
+		checkOneLineError(t, args[0], res, id, "does not exist")
 		if _, err := os.Stat(filepath.Join(r.root, id)); err == nil {
 			t.Errorf("runsc %q made a state directory for %s", args, id)
 		}
@@ -276,7 +276,7 @@ func TestDuplicateCreate(t *testing.T) {
 	other := writeBundle(t, newSpec(rootfs, "true"), "")
 	for _, cmd := range []string{"create", "run"} {
 		res := r.runsc(cmd, "--bundle", other, id)
-		checkOneLineError(t, cmd, res, fmt.Sprintf("%q", id), "already exists")
+		checkOneLineError(t, cmd, res, id, "already exists")
 		if after := r.state(id); after.Status != specs.StateCreated || after.Pid != before.Pid || after.Bundle != before.Bundle {
 			t.Errorf("after a second %s: %+v, was %+v", cmd, after, before)
 		}
@@ -302,7 +302,7 @@ func TestBadSignals(t *testing.T) {
 		if sig == "" {
 			checkOneLineError(t, "kill", res, "signal")
 		} else {
-			checkOneLineError(t, "kill", res, fmt.Sprintf("%q", sig))
+			checkOneLineError(t, "kill", res, sig)
 		}
 		if st := r.state(id); st.Status != specs.StateRunning {
 			t.Errorf("after kill %q: %q, want running", sig, st.Status)
