@@ -2,6 +2,13 @@
 // sandbox's kernel — memory file, platform, VFS mounts over the Gofer's
 // connections, the kernel itself — starts the container's first process and
 // returns its exit status.
+//
+// With a control socket (runsc create), the first process is created as soon
+// as the kernel is ready but held before its first instruction, and the
+// Sentry serves the control protocol (runsc/control): "start" lets it run;
+// exec, signal, wait, ps, pause, resume and stats act on the running sandbox
+// (control.go). Holding the process rather than creating it at "start" makes
+// a missing or unrunnable program fail `runsc create`, as with runc.
 package boot
 
 import (
@@ -11,7 +18,9 @@ import (
 	"log"
 	"os"
 	"os/signal"
+	"strconv"
 	"sync"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
@@ -24,6 +33,7 @@ import (
 	"visor.dev/visor/pkg/sentry/vfs"
 	"visor.dev/visor/pkg/syscallinfo"
 	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/control"
 )
 
 // Args are what `runsc boot` passes to Run.
@@ -40,7 +50,18 @@ type Args struct {
 	// Log receives the Sentry's own messages (debug log, unsupported syscalls);
 	// nil discards them.
 	Log io.Writer
+	// Control, if set, is the control socket's listening end: the first
+	// process waits for the "start" request, and the Sentry serves requests
+	// until it exits. Without it the first process runs at once.
+	Control *os.File
+	// ExitFile, if set, receives init's wait status, in decimal and a
+	// newline, when it exits.
+	ExitFile *os.File
 }
+
+// requestGrace bounds how long the Sentry, once init has exited, waits for the
+// control requests in flight (a "wait" for init above all) to be answered.
+const requestGrace = time.Second
 
 // Run runs the container to completion and returns its first process's status.
 func Run(args Args) (linux.WaitStatus, error) {
@@ -91,13 +112,24 @@ func Run(args Args) (linux.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
-	pargs, err := processArgs(args.Spec, mounts, fdt)
+	pargs, err := processArgs(args.Spec.Process, mounts, fdt)
 	if err != nil {
 		fdt.DecRef()
 		return 0, err
 	}
-	if _, err := k.CreateProcess(*pargs); err != nil {
-		return 0, startError(args.Spec.Process.Args[0], err)
+	term := newTerminal(k, args.Spec.Process, fdt, logger.Printf) // terminal.go
+	defer term.release()
+	pargs.BeforeStart = term.beforeStart
+	if args.Control != nil {
+		// Held until "start": see the package comment.
+		if err := k.Pause(); err != nil {
+			fdt.DecRef()
+			return 0, err
+		}
+	}
+	init, err := k.CreateProcess(*pargs)
+	if err != nil {
+		return 0, startError("config.json: process.args[0]", args.Spec.Process.Args[0], err)
 	}
 
 	// Signals sent to the Sentry (runsc kill, Ctrl-C on runsc run) go to the
@@ -107,12 +139,37 @@ func Run(args Args) (linux.WaitStatus, error) {
 	defer signal.Stop(sigs)
 	go func() {
 		for s := range sigs {
+			if term.forwards(s) {
+				continue // the terminal's foreground group gets it
+			}
 			if init := k.RootPIDNamespace().TaskWithID(1); init != nil {
 				init.ThreadGroup().SendSignal(&linux.SignalInfo{Signo: int32(s.(unix.Signal)), Code: linux.SI_USER})
 			}
 		}
 	}()
-	return k.WaitExited(), nil
+
+	var ctl *controller
+	if args.Control != nil {
+		ctl = newController(k, mf, mounts, init, logger)
+		go func() {
+			if err := control.Serve(args.Control, ctl); err != nil {
+				logger.Printf("control socket: %v", err)
+			}
+		}()
+	}
+	ws := k.WaitExited()
+	if args.ExitFile != nil {
+		// Written before the Sentry exits, so whoever sees it gone finds
+		// the status there.
+		if _, err := args.ExitFile.WriteAt([]byte(strconv.FormatUint(uint64(ws), 10)+"\n"), 0); err != nil {
+			logger.Printf("writing the exit status: %v", err)
+		}
+	}
+	if ctl != nil {
+		args.Control.Close()
+		ctl.drain(requestGrace)
+	}
+	return ws, nil
 }
 
 // unsupportedLogger logs each unsupported system call once, with its name, and
@@ -143,15 +200,16 @@ func (u *unsupportedLogger) ReportUnsupportedSyscall(t *kernel.Task, ev kernel.U
 	u.log.Printf("unsupported syscall %s (%d) called by %q (pid %d); see `runsc help syscalls`", name, ev.Sysno, t.Name(), t.ThreadGroupID())
 }
 
-// startError explains why the container's program could not start, with what to fix.
-func startError(prog string, err error) error {
+// startError explains why a program could not start, with what to fix; what
+// says where prog came from.
+func startError(what, prog string, err error) error {
 	switch {
 	case errors.Is(err, linux.ENOENT):
-		return fmt.Errorf("config.json: process.args[0] %q: no such file in the container (looked up in the spec's PATH if it has no slash): %w", prog, err)
+		return fmt.Errorf("%s %q: executable file not found in the container (looked up in PATH if it has no slash): %w", what, prog, err)
 	case errors.Is(err, linux.EACCES):
-		return fmt.Errorf("config.json: process.args[0] %q is not an executable file (check its mode and that it is a regular file): %w", prog, err)
+		return fmt.Errorf("%s %q is not an executable file (check its mode and that it is a regular file): %w", what, prog, err)
 	case errors.Is(err, linux.ENOEXEC):
-		return fmt.Errorf("config.json: process.args[0] %q is not a program Visor can run (not ELF x86-64, nor a #! script): %w", prog, err)
+		return fmt.Errorf("%s %q is not a program Visor can run (not ELF x86-64, nor a #! script): %w", what, prog, err)
 	}
 	return fmt.Errorf("starting %q: %w", prog, err)
 }

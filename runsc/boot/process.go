@@ -10,9 +10,9 @@ import (
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 )
 
-// processArgs turns the spec's process into the kernel's arguments for init.
-func processArgs(spec *specs.Spec, m *mounts, fdt *kernel.FDTable) (*kernel.CreateProcessArgs, error) {
-	p := spec.Process
+// processArgs turns a spec's process (init's, or one runsc exec passes) into
+// the kernel's arguments for it.
+func processArgs(p *specs.Process, m *mounts, fdt *kernel.FDTable) (*kernel.CreateProcessArgs, error) {
 	creds, err := credentials(p)
 	if err != nil {
 		return nil, err
@@ -20,6 +20,10 @@ func processArgs(spec *specs.Spec, m *mounts, fdt *kernel.FDTable) (*kernel.Crea
 	cwd := p.Cwd
 	if cwd == "" {
 		cwd = "/"
+	}
+	umask := uint32(0o022)
+	if p.User.Umask != nil {
+		umask = *p.User.Umask & 0o777
 	}
 	limits := make(map[int]linux.Rlimit)
 	for _, r := range p.Rlimits {
@@ -35,7 +39,7 @@ func processArgs(spec *specs.Spec, m *mounts, fdt *kernel.FDTable) (*kernel.Crea
 		Envv:             p.Env,
 		WorkingDirectory: cwd,
 		Credentials:      creds,
-		Umask:            0o022,
+		Umask:            umask,
 		FDTable:          fdt,
 		Root:             m.root,
 		Limits:           limits,

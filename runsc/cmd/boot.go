@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 	"strings"
 
 	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
 	"visor.dev/visor/runsc/boot"
 	"visor.dev/visor/runsc/config"
 	"visor.dev/visor/runsc/sandbox"
@@ -22,6 +24,8 @@ type Boot struct {
 
 	bundle   string
 	goferFDs intList
+	// controlFD, lockFD and exitFD are -1 when not given (runsc run, do).
+	controlFD, lockFD, exitFD int
 }
 
 // Name implements subcommands.Command.Name.
@@ -32,11 +36,17 @@ func (*Boot) Synopsis() string { return "run a container's Sentry (started by ru
 
 // Usage implements subcommands.Command.Usage.
 func (*Boot) Usage() string {
-	return `boot --bundle DIR --gofer-fds=FD,... ID:
+	return `boot --bundle DIR --gofer-fds=FD,... [--control-fd=FD --lock-fd=FD --exit-fd=FD] ID:
 	Internal; runsc starts it. Runs the container of bundle DIR on the Gofer
 	connections FD,... (the root first, then bind mounts in spec order) and
 	stdin, stdout and stderr. Exits with the container's exit code, or 128 plus
 	the signal that killed it; 1 when the Sentry fails.
+
+	With --control-fd (runsc create), the container's process waits for the
+	"start" request on that listening control socket (runsc/control), and the
+	Sentry serves exec, signal, wait, ps, pause, resume and stats until it
+	exits. --lock-fd is the container's sandbox lock, held open for the
+	Sentry's life; --exit-fd receives the container's wait status in decimal.
 `
 }
 
@@ -44,6 +54,9 @@ func (*Boot) Usage() string {
 func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&b.bundle, "bundle", "", "the container's bundle directory (absolute).")
 	f.Var(&b.goferFDs, "gofer-fds", "comma-separated lisafs client sockets, one per mount the Gofer serves.")
+	f.IntVar(&b.controlFD, "control-fd", -1, "the control socket's listening end; the container's process then waits for \"start\".")
+	f.IntVar(&b.lockFD, "lock-fd", -1, "the container's sandbox lock, held as long as the Sentry lives.")
+	f.IntVar(&b.exitFD, "exit-fd", -1, "a file that receives the container's wait status when it exits.")
 }
 
 // Execute implements subcommands.Command.Execute.
@@ -60,6 +73,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	if want := len(specutils.GoferMounts(spec, b.bundle)); len(b.goferFDs) != want {
 		return failure(b.Stderr, name, fmt.Errorf("%d gofer FDs for %d served mounts", len(b.goferFDs), want))
 	}
+	ctl, exit, err := b.lifecycleFiles()
+	if err != nil {
+		return failure(b.Stderr, name, err)
+	}
 	logw, err := openDebugLog(conf, f.Arg(0), "boot", b.Stderr)
 	if err != nil {
 		return failure(b.Stderr, name, err)
@@ -72,11 +89,44 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		GoferFDs:  b.goferFDs,
 		Stdio:     [3]int{0, 1, 2},
 		Log:       logw,
+		Control:   ctl,
+		ExitFile:  exit,
 	})
 	if err != nil {
 		return failure(b.Stderr, name, err)
 	}
 	return subcommands.ExitStatus(sandbox.ExitCode(ws))
+}
+
+// lifecycleFiles checks the fds of --control-fd, --lock-fd and --exit-fd, and
+// returns the control socket and the exit file (nil when not given).
+func (b *Boot) lifecycleFiles() (ctl, exit *os.File, err error) {
+	for _, fd := range []struct {
+		flag string
+		fd   int
+	}{{"--control-fd", b.controlFD}, {"--lock-fd", b.lockFD}, {"--exit-fd", b.exitFD}} {
+		if fd.fd < 0 {
+			continue
+		}
+		// They arrive without close-on-exec; none may leak into the
+		// platform's stub processes, which the Sentry forks and execs (a
+		// stub holding the lock would keep the container "alive").
+		if _, err := unix.FcntlInt(uintptr(fd.fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return nil, nil, fmt.Errorf("%s=%d: %w", fd.flag, fd.fd, err)
+		}
+	}
+	if b.controlFD >= 0 {
+		// control.Serve needs a socket the Go poller can wait on: the fd
+		// arrives blocking (os/exec makes the files it passes blocking).
+		if err := unix.SetNonblock(b.controlFD, true); err != nil {
+			return nil, nil, fmt.Errorf("--control-fd=%d: %w", b.controlFD, err)
+		}
+		ctl = os.NewFile(uintptr(b.controlFD), "control.sock")
+	}
+	if b.exitFD >= 0 {
+		exit = os.NewFile(uintptr(b.exitFD), "exit")
+	}
+	return ctl, exit, nil
 }
 
 // failure reports an error that stopped command cmd from doing its work, in one
