@@ -175,6 +175,27 @@ func SignalForeground(k *kernel.Kernel, fd *vfs.FileDescription, sig int) error 
 	return signalProcessGroup(k, pgid, sig)
 }
 
+// SessionForeground returns the foreground process group of the controlling
+// terminal of session sid, in the sandbox whose VFS is vfsObj, if the session has
+// a host terminal as controlling terminal: whom a signal for "the foreground of
+// that process's terminal" is for (^C forwarded by runsc exec).
+func SessionForeground(vfsObj *vfs.VirtualFilesystem, sid kernel.ThreadID) (kernel.ThreadID, bool) {
+	ttys.mu.Lock()
+	defer ttys.mu.Unlock()
+	for key, s := range ttys.m {
+		if key.vfs != vfsObj {
+			continue
+		}
+		s.mu.Lock()
+		session, fg := s.session, s.fg
+		s.mu.Unlock()
+		if session == sid && sid != 0 {
+			return fg, true
+		}
+	}
+	return 0, false
+}
+
 // signalProcessGroup sends sig to each process of the process group pgid, as
 // the kernel's terminal code does (kill_pgrp with priv set).
 func signalProcessGroup(k *kernel.Kernel, pgid kernel.ThreadID, sig int) error {
