@@ -152,12 +152,13 @@ func (c *Cgroup) create1(p cgroupPath, res *specs.LinuxResources, h *hierarchy) 
 			return fmt.Errorf("cgroup %s: %w", ctrl, err)
 		}
 		c.st.Controllers[ctrl] = dir
-		var made func(string) error
-		if ctrl == "cpuset" {
-			made = inheritCpuset
-		}
-		if err := c.mkdirs(m.point, dir, nil, made); err != nil {
+		if err := c.mkdirs(m.point, dir, nil); err != nil {
 			return err
+		}
+		if ctrl == "cpuset" {
+			if err := inheritCpuset(dir); err != nil {
+				return fmt.Errorf("setting up cgroup %s: %w", dir, err)
+			}
 		}
 	}
 	// memsw may never be below the memory limit, so when raising the limit above the
@@ -177,8 +178,10 @@ func (c *Cgroup) create1(p cgroupPath, res *specs.LinuxResources, h *hierarchy) 
 	return nil
 }
 
-// inheritCpuset copies cpuset.cpus and cpuset.mems from the parent of a new v1
-// cpuset cgroup: they start empty, and no task can join a cpuset without CPUs.
+// inheritCpuset gives a v1 cpuset cgroup with empty cpuset.cpus or cpuset.mems its
+// parent's (filling the parent's first the same way): a new cpuset cgroup starts
+// empty, and no task can join a cpuset without CPUs. A parent another sandbox made a
+// moment ago may not be filled yet, hence the walk up.
 func inheritCpuset(dir string) error {
 	for _, f := range []string{"cpuset.cpus", "cpuset.mems"} {
 		cur, err := readString(filepath.Join(dir, f))
@@ -188,9 +191,18 @@ func inheritCpuset(dir string) error {
 		if cur != "" {
 			continue
 		}
-		v, err := readString(filepath.Join(filepath.Dir(dir), f))
+		parent := filepath.Dir(dir)
+		v, err := readString(filepath.Join(parent, f))
 		if err != nil {
 			return err
+		}
+		if v == "" && parent != dir {
+			if err := inheritCpuset(parent); err != nil {
+				return err
+			}
+			if v, err = readString(filepath.Join(parent, f)); err != nil {
+				return err
+			}
 		}
 		if err := writeFile(dir, f, v); err != nil {
 			return err
@@ -220,7 +232,7 @@ func (c *Cgroup) create2(p cgroupPath, res *specs.LinuxResources, h *hierarchy) 
 			enableErr = err
 		}
 	}
-	if err := c.mkdirs(h.unified.point, dir, enable, nil); err != nil {
+	if err := c.mkdirs(h.unified.point, dir, enable); err != nil {
 		return err
 	}
 	for _, s := range settings {
@@ -264,12 +276,25 @@ func enableControllers(dir string) error {
 
 // mkdirs makes dir and the missing directories between the mount point and it,
 // recording each one it made. If not nil, enter is called on each parent before its
-// child is made, and made on each directory made.
-func (c *Cgroup) mkdirs(point, dir string, enter func(parent string), made func(dir string) error) error {
+// child is made.
+func (c *Cgroup) mkdirs(point, dir string, enter func(parent string)) error {
 	rel, err := filepath.Rel(point, dir)
 	if err != nil || rel == "." || strings.HasPrefix(rel, "..") {
 		return fmt.Errorf("cgroup directory %s is not below its mount point %s", dir, point)
 	}
+	// A parent that exists when we look can be gone when we make its child: the
+	// sandbox that made it was destroyed meanwhile (containers come and go in
+	// parallel under one parent). Then the walk starts again and makes it anew.
+	const attempts = 5
+	for attempt := 1; ; attempt++ {
+		err := c.mkdirsOnce(point, rel, enter)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == attempts {
+			return err
+		}
+	}
+}
+
+func (c *Cgroup) mkdirsOnce(point, rel string, enter func(parent string)) error {
 	cur := point
 	for _, comp := range strings.Split(rel, "/") {
 		if enter != nil {
@@ -282,12 +307,8 @@ func (c *Cgroup) mkdirs(point, dir string, enter func(parent string), made func(
 			}
 			return fmt.Errorf("creating cgroup: %w", err)
 		}
-		c.st.Created = append(c.st.Created, cur)
-		if made == nil {
-			continue
-		}
-		if err := made(cur); err != nil {
-			return fmt.Errorf("setting up cgroup %s: %w", cur, err)
+		if !slices.Contains(c.st.Created, cur) {
+			c.st.Created = append(c.st.Created, cur)
 		}
 	}
 	return nil

@@ -432,3 +432,37 @@ func TestLoadRefuses(t *testing.T) {
 		}
 	}
 }
+
+func TestParentRemovedMeanwhile(t *testing.T) {
+	f := newFakeV2(t, "memory pids")
+	parent := filepath.Join(f.root, "visor")
+	if err := f.mkdir(parent); err != nil {
+		t.Fatal(err)
+	}
+	leaf := filepath.Join(parent, "box")
+	o := f.ops()
+	raced := false
+	o.mkdir = func(dir string) error {
+		// Another sandbox's Destroy removes the parent between our look and our mkdir.
+		if dir == leaf && !raced {
+			raced = true
+			if err := f.rmdir(parent); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return f.mkdir(dir)
+	}
+	c, err := newCgroup(&specs.Spec{}, "box", f.hierarchy("/"), o)
+	if err != nil {
+		t.Fatalf("newCgroup: %v", err)
+	}
+	if !raced {
+		t.Fatal("the race was not staged")
+	}
+	if got, want := c.State().Created, []string{parent, leaf}; !slices.Equal(got, want) {
+		t.Errorf("Created = %q; want %q (the parent made anew is ours)", got, want)
+	}
+	if _, err := os.Stat(filepath.Join(leaf, "pids.max")); err != nil {
+		t.Errorf("leaf not set up: %v", err)
+	}
+}
