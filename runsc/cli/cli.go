@@ -24,6 +24,10 @@ const internalGroup = "internal use only"
 // and returns its exit status. A bad command line exits 2.
 func Run(args []string, stdout, stderr io.Writer) int {
 	const name = "runsc"
+	// Commands report their errors here; once the flags are parsed it copies them
+	// to the --log file too.
+	errlog := cmd.NewErrorLog(stderr)
+	defer errlog.Close()
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	var conf config.Config
 	conf.RegisterFlags(fs)
@@ -41,12 +45,26 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	cdr.Register(cdr.CommandsCommand(), "")
 	cdr.Register(&cmd.Compat{Stdout: stdout, Stderr: stderr, Table: syscallinfo.AMD64()}, "")
 	stdio := [3]*os.File{os.Stdin, os.Stdout, os.Stderr} // the container's, inherited by the Sentry
-	cdr.Register(&cmd.Run{Stderr: stderr, Stdio: stdio}, "")
-	cdr.Register(&cmd.Do{Stderr: stderr, Stdio: stdio}, "")
+	cdr.Register(&cmd.Run{Stderr: errlog, Stdio: stdio}, "")
+	cdr.Register(&cmd.Do{Stderr: errlog, Stdio: stdio}, "")
+	cdr.Register(&cmd.Create{Stderr: errlog, Stdio: stdio}, "")
+	cdr.Register(&cmd.Start{Stderr: errlog}, "")
+	cdr.Register(&cmd.State{Stdout: stdout, Stderr: errlog}, "")
+	cdr.Register(&cmd.Kill{Stderr: errlog}, "")
+	cdr.Register(&cmd.Delete{Stderr: errlog}, "")
+	cdr.Register(&cmd.List{Stdout: stdout, Stderr: errlog}, "")
+	cdr.Register(&cmd.Exec{Stderr: errlog, Stdio: stdio}, "")
+	cdr.Register(&cmd.Ps{Stdout: stdout, Stderr: errlog}, "")
+	cdr.Register(&cmd.Pause{Stderr: errlog}, "")
+	cdr.Register(&cmd.Resume{Stderr: errlog}, "")
+	cdr.Register(&cmd.Wait{Stdout: stdout, Stderr: errlog}, "")
+	cdr.Register(&cmd.Events{Stdout: stdout, Stderr: errlog}, "")
+	cdr.Register(&cmd.Spec{Stderr: errlog}, "")
+	cdr.Register(&cmd.Features{Stdout: stdout, Stderr: errlog}, "")
 	cdr.Register(&cmd.Install{Stdout: stdout, Stderr: stderr}, "")
 	cdr.Register(&cmd.Uninstall{Stdout: stdout, Stderr: stderr}, "")
-	cdr.Register(&cmd.Gofer{Stderr: stderr}, internalGroup)
-	cdr.Register(&cmd.Boot{Stderr: stderr}, internalGroup)
+	cdr.Register(&cmd.Gofer{Stderr: errlog}, internalGroup)
+	cdr.Register(&cmd.Boot{Stderr: errlog}, internalGroup)
 
 	// The flag package reports a bad flag with the whole usage after it; runsc says
 	// what is wrong in one line instead, so silence it while parsing.
@@ -72,6 +90,10 @@ func Run(args []string, stdout, stderr io.Writer) int {
 	if err := conf.Validate(); err != nil {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return int(subcommands.ExitUsageError)
+	}
+	if err := errlog.Open(&conf); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", name, err)
+		return int(subcommands.ExitFailure)
 	}
 	if fs.NArg() > 0 && !hasCommand(cdr, fs.Arg(0)) {
 		fmt.Fprintf(stderr, "%s: unknown command %q (see \"%s help\")\n", name, fs.Arg(0), name)

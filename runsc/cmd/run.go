@@ -86,7 +86,8 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 }
 
 // runContainer runs the container id of the validated spec in bundle to its end
-// and returns its exit code. The container's state exists for as long as it runs.
+// and returns its exit code: create, start and wait in one, with the sandbox
+// this process's own. The container's state exists for as long as it runs.
 func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile string, stdio [3]*os.File, stderr io.Writer) (int, error) {
 	// From here on a ^C must not kill runsc half-way: it is kept, and passed on
 	// once the Sentry is there to take it.
@@ -94,31 +95,26 @@ func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidF
 	signal.Notify(sigs, sandbox.ForwardedSignals...)
 	defer signal.Stop(sigs)
 
-	c, err := container.Create(conf.RootDir, id, bundle)
-	if err != nil {
-		return 0, err
-	}
-	defer func() {
-		if err := c.Destroy(); err != nil {
-			fmt.Fprintf(stderr, "runsc: container %q: %v\n", id, err)
-		}
-	}()
-
-	s, err := sandbox.Start(sandbox.Args{
-		ID: id, Spec: spec, BundleDir: bundle, Conf: conf,
-		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2],
+	c, s, err := createContainer(createArgs{
+		conf: conf, id: id, bundle: bundle, spec: spec, stdio: stdio, pidFile: pidFile,
 	})
 	if err != nil {
 		return 0, err
 	}
-	err = c.SetRunning(s.SentryPid())
-	if err == nil && pidFile != "" {
-		err = writePidFile(pidFile, s.SentryPid())
-	}
+	err = startContainer(c)
+	// Other commands (kill, exec, ps) may act on it while it runs.
+	c.Unlock()
 	if err != nil {
-		s.Kill() // a container nobody can find must not run on
+		s.Kill() // the container could not start; its sandbox is of no use
 	}
 	ws, waitErr := s.Wait(sigs)
+	if lockErr := c.Relock(); lockErr == nil {
+		if err := c.Destroy(); err != nil {
+			fmt.Fprintf(stderr, "runsc: container %q: %v\n", id, err)
+		}
+	} else if _, gone := errors.AsType[*container.NotExistError](lockErr); !gone {
+		fmt.Fprintf(stderr, "runsc: container %q: %v\n", id, lockErr)
+	}
 	if err := errors.Join(err, waitErr); err != nil {
 		return 0, err
 	}

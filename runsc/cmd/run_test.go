@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -201,12 +200,24 @@ func TestRunDuplicateID(t *testing.T) {
 	requireRoot(t)
 	bundle := writeBundle(t, testSpec(), "")
 	root := t.TempDir()
-	// This process holds c1, as a running `runsc run c1` would.
-	c, err := container.Create(root, "c1", "/elsewhere")
+	// This process holds c1 and its sandbox lock, as a running Sentry would.
+	c, err := container.Create(root, container.CreateArgs{ID: "c1", Bundle: "/elsewhere"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetRunning(os.Getpid()); err != nil {
+	lock, err := c.SandboxLock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	self, err := container.ProcessOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetStarted(self, container.Process{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SetStatus(container.Running); err != nil {
 		t.Fatal(err)
 	}
 	status, stderr := runsc(t, nil, "--root", root, "run", "--bundle", bundle, "c1")
@@ -224,21 +235,20 @@ func TestRunDuplicateID(t *testing.T) {
 }
 
 // TestRunCleansUp starts a real sandbox whose container cannot run, and checks
-// that runsc reports failure and leaves nothing behind but the pid file. Whether
-// the Sentry or the container fails, the status is not 0 and stderr says why.
+// that runsc says why, exits 1 and leaves nothing behind: the Sentry finds the
+// program missing before it is ready, so there is no pid file either.
 func TestRunCleansUp(t *testing.T) {
 	requireRoot(t)
 	bundle := writeBundle(t, testSpec(), "")
 	root := filepath.Join(t.TempDir(), "root")
 	pidFile := filepath.Join(t.TempDir(), "pid")
 	status, stderr := runsc(t, nil, "--root", root, "run", "--bundle", bundle, "--pid-file", pidFile, "c1")
-	if status == 0 || stderr == "" {
-		t.Errorf("runsc run of a missing program = %d, %q; want a failure, and why", status, stderr)
+	if status != 1 || !strings.Contains(stderr, `process.args[0] "/visor-no-such-program"`) ||
+		!strings.HasSuffix(stderr, "\n") || strings.Count(stderr, "runsc run: ") != 1 {
+		t.Errorf("runsc run of a missing program = %d, %q; want 1, and why", status, stderr)
 	}
-	if data, err := os.ReadFile(pidFile); err != nil {
-		t.Errorf("pid file: %v", err)
-	} else if pid, err := strconv.Atoi(string(data)); err != nil || pid <= 0 {
-		t.Errorf("pid file holds %q", data)
+	if _, err := os.Stat(pidFile); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file of a sandbox that never started: %v, want none", err)
 	}
 	checkNothingLeft(t, root, bundle)
 }

@@ -1,16 +1,22 @@
-// Package container keeps a container's state on the host: a directory
-// <root>/<id> holding state.json, created when the container starts and removed
-// when it ends, so that other runsc commands (and a second `runsc run` with the
-// same ID) can see it.
+// Package container keeps a container's state on the host, in a directory
+// <root>/<id> shared by every runsc command that acts on it:
 //
-// For now this is what `runsc run` needs: claim an ID, record the sandbox's PID,
-// release the ID. The OCI lifecycle (create, start, state, kill, delete) will
-// build on it.
+//	state.json     the recorded State, written atomically (tmp file + rename)
+//	command.lock   flock(LOCK_EX)-ed by every command that changes the container,
+//	               for its duration: concurrent commands on one container queue up
+//	sandbox.lock   flock(LOCK_EX)-ed by create and inherited by the Sentry, so it
+//	               is held exactly as long as the Sentry lives: the container is
+//	               alive while it is held, whatever state.json says
+//	owner.lock     held by a foreground `runsc run` for its whole life; a directory
+//	               whose owner is gone may be reclaimed by a new container
+//	exit           empty until the Sentry writes init's wait status to it
+//	control.sock   the Sentry's control socket (runsc/control)
 //
-// The process that owns a container holds an exclusive flock(2) on its directory
-// for as long as it runs. The lock, not the file's contents, says whether the
-// container is alive: it is released by the kernel however its owner dies, so a
-// directory left behind by a killed runsc is recognised as stale and reclaimed.
+// The directory is made complete under a temporary name and renamed into place,
+// so a command never sees a half-made container, and two creates of one ID
+// cannot both win. It is removed under the command lock; a command that was
+// waiting for the lock sees that its lock file is no longer the container's and
+// reports that the container does not exist.
 package container
 
 import (
@@ -21,33 +27,62 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
+	"visor.dev/visor/pkg/abi/linux"
 )
 
-// StateFile is the name of the state file in a container's directory.
-const StateFile = "state.json"
+// Names of the files in a container's state directory.
+const (
+	StateFile       = "state.json"
+	CommandLockFile = "command.lock"
+	SandboxLockFile = "sandbox.lock"
+	OwnerLockFile   = "owner.lock"
+	ExitFile        = "exit"
+)
 
 // Status is where a container is in its life.
 type Status string
 
-// The statuses runsc records.
+// The statuses of a container. Creating is only ever recorded; Stopped is only
+// ever reported (when the Sentry is gone).
 const (
 	// Creating: the ID is claimed and the sandbox is being started.
 	Creating Status = "creating"
-	// Running: the sandbox runs the container.
+	// Created: the Sentry is ready; the container's process waits for start.
+	Created Status = "created"
+	// Running: the container's process was started.
 	Running Status = "running"
+	// Paused: every task in the sandbox is stopped.
+	Paused Status = "paused"
+	// Stopped: the Sentry has exited.
+	Stopped Status = "stopped"
 )
 
 // State is the content of state.json.
 type State struct {
 	ID     string `json:"id"`
 	Bundle string `json:"bundle"`
+	// Status is the recorded status; see Container.Status for the live one.
 	Status Status `json:"status"`
-	// Pid is the host PID of the sandbox (the Sentry); 0 before it starts.
-	Pid     int       `json:"pid"`
-	Created time.Time `json:"created"`
+	// Pid is the host PID of the Sentry, GoferPid the Gofer's; 0 before they start.
+	Pid      int `json:"pid"`
+	GoferPid int `json:"goferPid,omitempty"`
+	// SentryStart and GoferStart are the processes' start times (clock ticks after
+	// boot, /proc/PID/stat's starttime): with the PID, they name a process that no
+	// recycled PID can be mistaken for.
+	SentryStart uint64    `json:"sentryStart,omitempty"`
+	GoferStart  uint64    `json:"goferStart,omitempty"`
+	Created     time.Time `json:"created"`
+	// Owner is the user that created the container.
+	Owner       string            `json:"owner"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	// Foreground marks a container of `runsc run`, owned by that process.
+	Foreground bool `json:"foreground,omitempty"`
 }
 
 // validID is what runc accepts as a container ID; it keeps IDs usable as a
@@ -62,79 +97,358 @@ func ValidateID(id string) error {
 	return nil
 }
 
-// Container is a container this process owns: its state directory is locked.
+// NotExistError says that there is no container with the ID.
+type NotExistError struct{ ID string }
+
+func (e *NotExistError) Error() string { return fmt.Sprintf("container %q does not exist", e.ID) }
+
+// Container is a container this process has loaded. While Locked, it holds the
+// command lock.
 type Container struct {
-	dir   string
-	lock  *os.File // the state directory, flock(LOCK_EX)-ed
-	state State
+	// Dir is the container's state directory.
+	Dir     string
+	cmdLock *os.File // command.lock, flock(LOCK_EX)-ed while non-nil
+	owner   *os.File // owner.lock, held by a foreground owner
+	state   State
 }
 
-// Create claims id under rootDir for a container of bundle and records it as
-// Creating. It fails if a live process owns id already; a directory left by a
-// dead one is reclaimed.
-func Create(rootDir, id, bundle string) (*Container, error) {
-	if err := ValidateID(id); err != nil {
+// CreateArgs describe a container to create.
+type CreateArgs struct {
+	ID, Bundle  string
+	Annotations map[string]string
+	// Foreground: the calling process owns the container for its whole life
+	// (runsc run); if it dies, a new container may take the ID.
+	Foreground bool
+}
+
+// Create claims args.ID under rootDir, records the container as Creating and
+// returns it locked. It fails if the ID is taken: by any container, even a
+// stopped one that was not deleted, except one whose foreground owner or
+// creator died (that one is reclaimed).
+func Create(rootDir string, args CreateArgs) (*Container, error) {
+	if err := ValidateID(args.ID); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(rootDir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating state root: %w", err)
 	}
-	dir := filepath.Join(rootDir, id)
-	created := true
-	if err := os.Mkdir(dir, 0o711); errors.Is(err, fs.ErrExist) {
-		created = false
-	} else if err != nil {
+	tmp, err := os.MkdirTemp(rootDir, ".new-"+args.ID+"-")
+	if err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	c, err := lock(dir, id)
-	if err != nil {
-		if created {
-			os.Remove(dir)
-		}
+	c := &Container{Dir: tmp}
+	fail := func(err error) (*Container, error) {
+		c.Unlock()
+		c.owner.Close()
+		os.RemoveAll(c.Dir)
 		return nil, err
 	}
-	c.state = State{ID: id, Bundle: bundle, Status: Creating, Created: time.Now().UTC()}
+	if c.cmdLock, err = lockFile(filepath.Join(tmp, CommandLockFile), unix.LOCK_EX); err != nil {
+		return fail(err)
+	}
+	if args.Foreground {
+		if c.owner, err = lockFile(filepath.Join(tmp, OwnerLockFile), unix.LOCK_EX); err != nil {
+			return fail(err)
+		}
+	}
+	for _, name := range []string{SandboxLockFile, ExitFile} {
+		if err := os.WriteFile(filepath.Join(tmp, name), nil, 0o600); err != nil {
+			return fail(fmt.Errorf("creating state directory: %w", err))
+		}
+	}
+	c.state = State{
+		ID: args.ID, Bundle: args.Bundle, Status: Creating, Created: time.Now().UTC(),
+		Owner: currentUser(), Annotations: args.Annotations, Foreground: args.Foreground,
+	}
 	if err := c.save(); err != nil {
-		c.Destroy()
+		return fail(err)
+	}
+	dir := filepath.Join(rootDir, args.ID)
+	for attempt := 0; ; attempt++ {
+		err := os.Rename(tmp, dir)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, unix.EEXIST) && !errors.Is(err, unix.ENOTEMPTY) {
+			return fail(fmt.Errorf("creating state directory: %w", err))
+		}
+		if attempt > 0 || !reclaim(dir) {
+			return fail(existsError(dir, args.ID))
+		}
+	}
+	c.Dir = dir
+	return c, nil
+}
+
+// currentUser names the calling user, as runc's state does: its name in
+// /etc/passwd, else its UID. (Not os/user: with cgo it would link the C
+// library in, and runsc must stay a static Go binary.)
+func currentUser() string {
+	uid := strconv.Itoa(os.Getuid())
+	data, err := os.ReadFile("/etc/passwd")
+	if err != nil {
+		return uid
+	}
+	for line := range strings.SplitSeq(string(data), "\n") {
+		if fields := strings.Split(line, ":"); len(fields) > 2 && fields[2] == uid {
+			return fields[0]
+		}
+	}
+	return uid
+}
+
+// existsError explains that the container in dir takes id.
+func existsError(dir, id string) error {
+	c := &Container{Dir: dir}
+	if err := c.load(); err != nil {
+		return fmt.Errorf("container %q already exists: pick another ID, or delete it", id)
+	}
+	status := c.Status()
+	if status == Stopped {
+		return fmt.Errorf("container %q already exists (stopped): delete it first, or pick another ID", id)
+	}
+	return fmt.Errorf("container %q already exists and is %s (pid %d): pick another ID", id, status, c.state.Pid)
+}
+
+// reclaim removes the container directory dir if nothing owns it any more: its
+// Sentry is gone, and so is the foreground process that ran it or the create
+// that never finished it. It reports whether dir is gone.
+func reclaim(dir string) bool {
+	cmd, err := lockFile(filepath.Join(dir, CommandLockFile), unix.LOCK_EX|unix.LOCK_NB)
+	if err != nil {
+		return false
+	}
+	defer cmd.Close()
+	c := &Container{Dir: dir}
+	if err := c.load(); err != nil || c.alive() {
+		return false
+	}
+	if c.state.Status != Creating && !c.state.Foreground {
+		return false // stopped, and someone may still want its exit status
+	}
+	if c.state.Foreground {
+		owner, err := lockFile(filepath.Join(dir, OwnerLockFile), unix.LOCK_EX|unix.LOCK_NB)
+		if err != nil {
+			return false
+		}
+		owner.Close()
+	}
+	return os.RemoveAll(dir) == nil
+}
+
+// lockFile opens (creating it) and flocks the file at path with how.
+func lockFile(path string, how int) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("opening lock: %w", err)
+	}
+	for {
+		err = unix.Flock(int(f.Fd()), how)
+		if !errors.Is(err, unix.EINTR) {
+			break
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("locking %s: %w", filepath.Base(path), err)
+	}
+	return f, nil
+}
+
+// Load returns the container id under rootDir, locked: it waits for any
+// command running on it to finish first.
+func Load(rootDir, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	dir := filepath.Join(rootDir, id)
+	for {
+		f, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, &NotExistError{ID: id}
+		} else if err != nil {
+			return nil, fmt.Errorf("opening lock: %w", err)
+		}
+		for {
+			err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+			if !errors.Is(err, unix.EINTR) {
+				break
+			}
+		}
+		if err != nil {
+			f.Close()
+			return nil, fmt.Errorf("locking container %q: %w", id, err)
+		}
+		// The container may have been deleted, and perhaps created anew, while
+		// this waited: the lock counts only if its file is still the container's.
+		var held, now unix.Stat_t
+		if unix.Fstat(int(f.Fd()), &held) != nil || unix.Stat(f.Name(), &now) != nil ||
+			held.Ino != now.Ino || held.Dev != now.Dev {
+			f.Close()
+			continue
+		}
+		c := &Container{Dir: dir, cmdLock: f}
+		if err := c.load(); err != nil {
+			c.Unlock()
+			return nil, err
+		}
+		return c, nil
+	}
+}
+
+// Peek returns the container id under rootDir without locking it: for commands
+// that only look.
+func Peek(rootDir, id string) (*Container, error) {
+	if err := ValidateID(id); err != nil {
+		return nil, err
+	}
+	c := &Container{Dir: filepath.Join(rootDir, id)}
+	if err := c.load(); errors.Is(err, fs.ErrNotExist) {
+		return nil, &NotExistError{ID: id}
+	} else if err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-// lock opens and locks a container's directory.
-func lock(dir, id string) (*Container, error) {
-	f, err := os.Open(dir)
-	if err != nil {
-		return nil, fmt.Errorf("opening state directory: %w", err)
+// List returns the IDs of the containers under rootDir, sorted.
+func List(rootDir string) ([]string, error) {
+	entries, err := os.ReadDir(rootDir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("reading state root: %w", err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
-		f.Close()
-		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("container %q already exists and is running%s: pick another ID", id, describe(dir))
+	var ids []string
+	for _, e := range entries {
+		if e.IsDir() && !strings.HasPrefix(e.Name(), ".") && ValidateID(e.Name()) == nil {
+			ids = append(ids, e.Name())
 		}
-		return nil, fmt.Errorf("locking state directory: %w", err)
 	}
-	return &Container{dir: dir, lock: f}, nil
+	slices.Sort(ids)
+	return ids, nil
 }
 
-// describe returns " (pid N)" for the container in dir when its state says.
-func describe(dir string) string {
-	data, err := os.ReadFile(filepath.Join(dir, StateFile))
-	var s State
-	if err != nil || json.Unmarshal(data, &s) != nil || s.Pid == 0 {
-		return ""
+// load reads state.json.
+func (c *Container) load() error {
+	data, err := os.ReadFile(filepath.Join(c.Dir, StateFile))
+	if err != nil {
+		return fmt.Errorf("reading state: %w", err)
 	}
-	return fmt.Sprintf(" (pid %d)", s.Pid)
+	if err := json.Unmarshal(data, &c.state); err != nil {
+		return fmt.Errorf("reading state %s: %w", filepath.Join(c.Dir, StateFile), err)
+	}
+	return nil
+}
+
+// Unlock releases the command lock, if held.
+func (c *Container) Unlock() {
+	if c.cmdLock != nil {
+		c.cmdLock.Close()
+		c.cmdLock = nil
+	}
+}
+
+// Relock takes the command lock again after Unlock. It fails with a
+// *NotExistError if the container was deleted meanwhile.
+func (c *Container) Relock() error {
+	n, err := Load(filepath.Dir(c.Dir), c.state.ID)
+	if err != nil {
+		return err
+	}
+	c.cmdLock, c.state = n.cmdLock, n.state
+	return nil
 }
 
 // State returns the container's recorded state.
 func (c *Container) State() State { return c.state }
 
-// SetRunning records that the sandbox with host PID pid runs the container.
-func (c *Container) SetRunning(pid int) error {
-	c.state.Pid, c.state.Status = pid, Running
+// ID returns the container's ID.
+func (c *Container) ID() string { return c.state.ID }
+
+// Status returns the container's live status: the recorded one, unless the
+// Sentry is gone (Stopped).
+func (c *Container) Status() Status {
+	if c.state.Status == Stopped || !c.alive() {
+		if c.state.Status == Creating && c.cmdLockHeldElsewhere() {
+			return Creating
+		}
+		return Stopped
+	}
+	return c.state.Status
+}
+
+// cmdLockHeldElsewhere reports whether another process holds the command lock:
+// for a container being created, its creator.
+func (c *Container) cmdLockHeldElsewhere() bool {
+	if c.cmdLock != nil {
+		return false
+	}
+	return lockHeld(filepath.Join(c.Dir, CommandLockFile))
+}
+
+// alive reports whether the Sentry lives: whether the sandbox lock is held.
+func (c *Container) alive() bool {
+	return lockHeld(filepath.Join(c.Dir, SandboxLockFile))
+}
+
+// lockHeld reports whether some process holds an exclusive flock on path.
+func lockHeld(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	return errors.Is(unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB), unix.EWOULDBLOCK)
+}
+
+// SandboxLock opens the sandbox lock and takes it: the file to hand to the
+// Sentry, which holds the lock for as long as it lives.
+func (c *Container) SandboxLock() (*os.File, error) {
+	return lockFile(filepath.Join(c.Dir, SandboxLockFile), unix.LOCK_EX|unix.LOCK_NB)
+}
+
+// OpenExitFile opens the exit file for the Sentry to write init's status to.
+func (c *Container) OpenExitFile() (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(c.Dir, ExitFile), os.O_WRONLY, 0)
+	if err != nil {
+		return nil, fmt.Errorf("opening exit file: %w", err)
+	}
+	return f, nil
+}
+
+// ExitStatus returns the wait status of init that the Sentry wrote, and
+// whether it wrote one (a Sentry killed outright writes none).
+func (c *Container) ExitStatus() (linux.WaitStatus, bool) {
+	data, err := os.ReadFile(filepath.Join(c.Dir, ExitFile))
+	if err != nil {
+		return 0, false
+	}
+	ws, err := strconv.ParseUint(strings.TrimSpace(string(data)), 10, 32)
+	if err != nil {
+		return 0, false
+	}
+	return linux.WaitStatus(ws), true
+}
+
+// SetStarted records the sandbox's processes and the status Created.
+func (c *Container) SetStarted(sentry, gofer Process) error {
+	c.state.Pid, c.state.SentryStart = sentry.Pid, sentry.Start
+	c.state.GoferPid, c.state.GoferStart = gofer.Pid, gofer.Start
+	return c.SetStatus(Created)
+}
+
+// SetStatus records status.
+func (c *Container) SetStatus(status Status) error {
+	c.state.Status = status
 	return c.save()
 }
+
+// Sentry returns the Sentry's process, as recorded.
+func (c *Container) Sentry() Process { return Process{Pid: c.state.Pid, Start: c.state.SentryStart} }
+
+// Gofer returns the Gofer's process, as recorded.
+func (c *Container) Gofer() Process { return Process{Pid: c.state.GoferPid, Start: c.state.GoferStart} }
 
 // save writes state.json atomically: readers see the old state or the new one.
 func (c *Container) save() error {
@@ -142,22 +456,23 @@ func (c *Container) save() error {
 	if err != nil {
 		return fmt.Errorf("encoding state: %w", err)
 	}
-	tmp := filepath.Join(c.dir, StateFile+".tmp")
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	tmp := filepath.Join(c.Dir, StateFile+".tmp")
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
 		return fmt.Errorf("writing state: %w", err)
 	}
-	if err := os.Rename(tmp, filepath.Join(c.dir, StateFile)); err != nil {
+	if err := os.Rename(tmp, filepath.Join(c.Dir, StateFile)); err != nil {
 		os.Remove(tmp)
 		return fmt.Errorf("writing state: %w", err)
 	}
 	return nil
 }
 
-// Destroy removes the container's state directory and releases the ID. Removal
-// happens under the lock, so no other process can have reclaimed it meanwhile.
+// Destroy removes the container's state directory and releases its locks.
+// The caller holds the command lock, so no other command acts meanwhile.
 func (c *Container) Destroy() error {
-	err := os.RemoveAll(c.dir)
-	c.lock.Close() // releases the flock
+	err := os.RemoveAll(c.Dir)
+	c.Unlock()
+	c.owner.Close()
 	if err != nil {
 		return fmt.Errorf("removing state directory: %w", err)
 	}

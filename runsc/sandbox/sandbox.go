@@ -1,27 +1,33 @@
 // Package sandbox starts and stops a sandbox: the two host processes that run one
 // container, both re-executions of the runsc binary (/proc/self/exe).
 //
-//	runsc run / runsc do           (the caller's namespaces; waits, forwards signals)
+//	runsc create / runsc run / runsc do   (the caller's namespaces)
 //	├── runsc gofer --bundle B --io-fds=3,4,...
 //	│     new mount, IPC, UTS and network namespaces; serves the root and each bind
 //	│     mount over lisafs, one socket each, then pivots into an empty read-only
 //	│     tmpfs and drops privileges before it reads a single request
-//	└── runsc boot --bundle B --gofer-fds=3,4,... ID
+//	└── runsc boot --bundle B --gofer-fds=3,4,... --control-fd=C --lock-fd=L --exit-fd=E ID
 //	      new mount, IPC, UTS and (unless --network=host) network namespaces; the
-//	      Sentry: runs the container on the Gofer's connections and the caller's
-//	      stdin, stdout and stderr, and exits with the container's status
+//	      Sentry: builds the container's kernel and mounts, serves the control
+//	      socket C (runsc/control), runs init once asked to start, writes its wait
+//	      status to E and exits with the container's status. It holds the flock
+//	      on L for as long as it lives: that is how other commands see it alive.
 //
-// Both children are in sessions of their own, so a terminal's ^C reaches only the
-// caller, which forwards it to the Sentry (and the Sentry to the container's init);
-// both have PR_SET_PDEATHSIG set to SIGKILL, so neither outlives a caller that dies
-// without cleaning up. With --rootless each also gets a user namespace in which the
-// caller's UID and GID are root.
+// Both children are in sessions of their own. A foreground sandbox (runsc run,
+// runsc do) is its caller's: both children have PR_SET_PDEATHSIG set to SIGKILL,
+// so neither outlives a caller that dies without cleaning up, and the caller
+// forwards ^C and the like to the Sentry. A detached sandbox (runsc create)
+// outlives its caller; whoever inherits the children (containerd's shim, a
+// subreaper) reaps them, and runsc kill and runsc delete find them through the
+// container's state. With --rootless each also gets a user namespace in which
+// the caller's UID and GID are root.
 //
 // The sockets are lisafs.SocketPair()s made here: the Gofer gets the server ends
 // as FDs 3, 4, ... (the root first, then bind mounts in spec order, as
-// specutils.GoferMounts lists them) and the Sentry the client ends, likewise. The
-// caller closes its copies once both have started, so when the Sentry exits every
-// connection hangs up and the Gofer's serving ends with it.
+// specutils.GoferMounts lists them) and the Sentry the client ends, likewise,
+// followed by the control, lock and exit files. The caller closes its copies
+// once both have started, so when the Sentry exits every connection hangs up and
+// the Gofer's serving ends with it.
 package sandbox
 
 import (
@@ -30,6 +36,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -41,6 +48,7 @@ import (
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/lisafs"
 	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/control"
 	"visor.dev/visor/runsc/specutils"
 )
 
@@ -65,6 +73,11 @@ type Args struct {
 	// Stdin, Stdout and Stderr are the container's; the Gofer reports its own
 	// errors on Stderr too.
 	Stdin, Stdout, Stderr *os.File
+	// Detached sandboxes outlive the caller (runsc create); others die with it.
+	Detached bool
+	// Control is the control socket's listening end (control.Listen), Lock the
+	// container's sandbox lock, taken, and Exit its exit file, open for writing.
+	Control, Lock, Exit *os.File
 }
 
 // Sandbox is a started sandbox. Wait must be called to reap it.
@@ -91,8 +104,11 @@ func Start(args Args) (*Sandbox, error) {
 		sentryEnds = append(sentryEnds, os.NewFile(uintptr(client), fmt.Sprintf("sentry-%d", i)))
 	}
 
-	global := globalFlags(args.Conf)
-	gofer := child(args.Conf, append(global, "gofer", "--bundle", args.BundleDir, "--io-fds="+fdList(len(goferEnds))),
+	global := GlobalFlags(args.Conf)
+	if args.Control == nil || args.Lock == nil || args.Exit == nil {
+		return nil, errors.New("starting the sandbox: no control socket, lock or exit file")
+	}
+	gofer := child(args, append(global, "gofer", "--bundle", args.BundleDir, "--io-fds="+fdList(len(goferEnds))),
 		unix.CLONE_NEWNS|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS|unix.CLONE_NEWNET)
 	gofer.ExtraFiles = goferEnds
 	gofer.Stderr = args.Stderr // stdin and stdout are /dev/null
@@ -104,8 +120,10 @@ func Start(args Args) (*Sandbox, error) {
 	if args.Conf.Network != config.NetworkHost {
 		flags |= unix.CLONE_NEWNET
 	}
-	sentry := child(args.Conf, append(global, "boot", "--bundle", args.BundleDir, "--gofer-fds="+fdList(len(sentryEnds)), args.ID), flags)
-	sentry.ExtraFiles = sentryEnds
+	n := len(sentryEnds)
+	sentry := child(args, append(global, "boot", "--bundle", args.BundleDir, "--gofer-fds="+fdList(n),
+		"--control-fd="+strconv.Itoa(3+n), "--lock-fd="+strconv.Itoa(4+n), "--exit-fd="+strconv.Itoa(5+n), args.ID), flags)
+	sentry.ExtraFiles = append(slices.Clip(sentryEnds), args.Control, args.Lock, args.Exit)
 	sentry.Stdin, sentry.Stdout, sentry.Stderr = args.Stdin, args.Stdout, args.Stderr
 	if err := sentry.Start(); err != nil {
 		gofer.Process.Kill()
@@ -115,19 +133,22 @@ func Start(args Args) (*Sandbox, error) {
 	return &Sandbox{gofer: gofer, sentry: sentry}, nil
 }
 
-// child returns the command for a sandbox process: runsc with args, in new
-// namespaces cloneflags, in a session of its own, killed if the caller dies.
-func child(conf *config.Config, args []string, cloneflags uintptr) *exec.Cmd {
-	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append([]string{"runsc"}, args...), Dir: "/"}
+// child returns the command for a sandbox process: runsc with argv, in new
+// namespaces cloneflags, in a session of its own, killed if the caller dies
+// unless the sandbox is detached.
+func child(args Args, argv []string, cloneflags uintptr) *exec.Cmd {
+	cmd := &exec.Cmd{Path: "/proc/self/exe", Args: append([]string{"runsc"}, argv...), Dir: "/"}
 	cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: cloneflags,
 		Setsid:     true,
+	}
+	if !args.Detached {
 		// The death signal follows the thread that forked, not the process. Go
 		// only ends a thread when a goroutine exits locked to it, which runsc's
 		// callers of Start never do.
-		Pdeathsig: unix.SIGKILL,
+		cmd.SysProcAttr.Pdeathsig = unix.SIGKILL
 	}
-	if conf.Rootless {
+	if args.Conf.Rootless {
 		cmd.SysProcAttr.Cloneflags |= unix.CLONE_NEWUSER
 		cmd.SysProcAttr.UidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getuid(), Size: 1}}
 		cmd.SysProcAttr.GidMappings = []syscall.SysProcIDMap{{ContainerID: 0, HostID: os.Getgid(), Size: 1}}
@@ -153,9 +174,9 @@ func fdList(n int) string {
 	return strings.Join(fds, ",")
 }
 
-// globalFlags returns the command line that gives a child runsc the global
+// GlobalFlags returns the command line that gives a child runsc the global
 // configuration conf: every global flag, set to conf's value.
-func globalFlags(conf *config.Config) []string {
+func GlobalFlags(conf *config.Config) []string {
 	fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
 	var c config.Config
 	c.RegisterFlags(fs) // binds the flags to c's fields and sets the defaults...
@@ -226,4 +247,81 @@ func ExitCode(ws linux.WaitStatus) int {
 		return 128 + ws.Signal()
 	}
 	return ws.ExitStatus()
+}
+
+// readyPoll is how often WaitReady checks whether the Sentry has died, and
+// exitGrace how long it gives a Sentry that hung up to be seen exiting.
+const (
+	readyPoll = 20 * time.Millisecond
+	exitGrace = 2 * time.Second
+)
+
+// WaitReady waits until the Sentry of the container with state directory
+// stateDir serves its control socket, which it does once its kernel and mounts
+// are built, and fails if the Sentry exits first or timeout passes. The caller
+// must have closed its own copy of the listening socket, so that the Sentry's
+// death hangs the probe up.
+func (s *Sandbox) WaitReady(stateDir string, timeout time.Duration) error {
+	done := make(chan error, 1)
+	go func() {
+		// Any answer, even a refusal, comes from a Sentry that serves.
+		_, err := control.Call(stateDir, &control.Request{Method: control.MethodPs}, nil)
+		if _, ok := errors.AsType[*control.RemoteError](err); ok {
+			err = nil
+		}
+		done <- err
+	}()
+	tick := time.NewTicker(readyPoll)
+	defer tick.Stop()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case err := <-done:
+			if err == nil {
+				return nil
+			}
+			// The Sentry hangs up as it exits, a moment before it can be seen
+			// to have exited.
+			for range exitGrace / readyPoll {
+				if exited, status := s.sentryExited(); exited {
+					return sentryFailed(status)
+				}
+				time.Sleep(readyPoll)
+			}
+			return fmt.Errorf("the sandbox did not start: %w", err)
+		case <-tick.C:
+			if exited, status := s.sentryExited(); exited {
+				return sentryFailed(status)
+			}
+		case <-deadline:
+			return fmt.Errorf("the sandbox did not start within %v", timeout)
+		}
+	}
+}
+
+// sentryFailed explains a Sentry that exited before it was ready.
+func sentryFailed(status unix.WaitStatus) error {
+	if status.Signaled() {
+		return fmt.Errorf("the sandbox did not start: the sentry was killed by %v", status.Signal())
+	}
+	return fmt.Errorf("the sandbox did not start: the sentry exited with status %d", status.ExitStatus())
+}
+
+// sentryExited reports whether the Sentry has exited, and how, without reaping it.
+func (s *Sandbox) sentryExited() (bool, unix.WaitStatus) {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_PID, s.sentry.Process.Pid, &info, unix.WEXITED|unix.WNOHANG|unix.WNOWAIT, nil)
+	if err != nil {
+		return false, 0
+	}
+	return siginfoStatus(&info)
+}
+
+// Abort kills the Gofer and the Sentry and reaps them: for a sandbox that could
+// not be made ready or started.
+func (s *Sandbox) Abort() {
+	s.sentry.Process.Kill()
+	s.gofer.Process.Kill()
+	s.sentry.Wait()
+	s.gofer.Wait()
 }

@@ -38,11 +38,11 @@ func TestGlobalFlags(t *testing.T) {
 		fs := flag.NewFlagSet("runsc", flag.ContinueOnError)
 		var got config.Config
 		got.RegisterFlags(fs)
-		if err := fs.Parse(globalFlags(&want)); err != nil {
-			t.Fatalf("parsing %q: %v", globalFlags(&want), err)
+		if err := fs.Parse(GlobalFlags(&want)); err != nil {
+			t.Fatalf("parsing %q: %v", GlobalFlags(&want), err)
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
-			t.Errorf("round trip of %q (-want +got):\n%s", globalFlags(&want), diff)
+			t.Errorf("round trip of %q (-want +got):\n%s", GlobalFlags(&want), diff)
 		}
 	}
 }

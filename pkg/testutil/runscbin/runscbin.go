@@ -57,7 +57,11 @@ func Path(dir string, buildFlags ...string) (string, error) {
 	}
 	bin := filepath.Join(dir, "runsc")
 	args := append(append([]string{"build", "-o", bin}, buildFlags...), "visor.dev/visor/runsc")
-	if out, err := exec.Command(goTool, args...).CombinedOutput(); err != nil {
+	cmd := exec.Command(goTool, args...)
+	// As Bazel builds it (pure = "on"): runsc must not link the C library, and a
+	// cgo runtime would also make syscall.AllThreadsSyscall fail.
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go build runsc: %v\n%s", err, out)
 	}
 	return bin, nil
