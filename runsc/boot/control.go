@@ -160,6 +160,12 @@ func (c *controller) signal(args *control.SignalArgs) error {
 	if pid == 0 {
 		pid = 1
 	}
+	if args.Foreground {
+		if err := signalForeground(c.k, pid, args.Signo); err != nil {
+			return fmt.Errorf("signal %d to the foreground of process %d's terminal: %w", args.Signo, pid, err)
+		}
+		return nil
+	}
 	if err := c.k.SignalProcess(pid, args.Signo); err != nil {
 		return fmt.Errorf("signal %d to process %d: %w", args.Signo, pid, err)
 	}

@@ -21,6 +21,7 @@ import (
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/pkg/lisafs"
 	"visor.dev/visor/pkg/testutil/runscbin"
+	"visor.dev/visor/runsc/console"
 	"visor.dev/visor/runsc/control"
 	"visor.dev/visor/runsc/specutils"
 )
@@ -397,6 +398,41 @@ func TestControl(t *testing.T) {
 					t.Errorf("exec = %+v, want %+v", res, tc.want)
 				}
 			})
+		}
+	})
+
+	t.Run("exec with a terminal", func(t *testing.T) {
+		master, replica, err := console.NewPty()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer master.Close()
+		p := specs.Process{Terminal: true, Args: []string{"sh", "-c", "test -t 0 && test -t 1 && test -t 2 && echo is-a-tty; exec sleep 1000"}, Env: []string{"PATH=/bin"}, Cwd: "/"}
+		resp, err := s.call(&control.Request{Method: control.MethodExec, Exec: &control.ExecArgs{Process: p}}, replica)
+		replica.Close()
+		if err != nil {
+			t.Fatalf("exec: %v", err)
+		}
+		var out []byte
+		buf := make([]byte, 256)
+		for !bytes.Contains(out, []byte("is-a-tty\r\n")) {
+			n, err := master.Read(buf)
+			if err != nil {
+				t.Fatalf("reading the terminal: %v (got %q)", err, out)
+			}
+			out = append(out, buf[:n]...)
+		}
+		// ^C as runsc exec --tty passes it on: to the foreground process
+		// group of the terminal, the session's only one.
+		if _, err := s.call(&control.Request{Method: control.MethodSignal, Signal: &control.SignalArgs{Signo: int(unix.SIGINT), PID: resp.PID, Foreground: true}}); err != nil {
+			t.Fatalf("signal: %v", err)
+		}
+		resp, err = s.call(&control.Request{Method: control.MethodWait, Wait: &control.WaitArgs{PID: resp.PID}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ws := unix.WaitStatus(resp.WaitStatus); !ws.Signaled() || ws.Signal() != unix.SIGINT {
+			t.Errorf("wait status = %#x, want killed by SIGINT", resp.WaitStatus)
 		}
 	})
 

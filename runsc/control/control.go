@@ -75,6 +75,11 @@ type SignalArgs struct {
 	All bool `json:"all"`
 	// PID is the target process's PID in the sandbox; 0 means init.
 	PID int32 `json:"pid"`
+	// Foreground sends the signal to the foreground process group of the
+	// controlling terminal of PID's session instead (to PID if it has none):
+	// runsc exec --tty passes on what its terminal generates (^C, SIGWINCH)
+	// as the terminal would have sent it.
+	Foreground bool `json:"foreground,omitempty"`
 }
 
 // ExecArgs are MethodExec's arguments. The request carries the process's
