@@ -107,14 +107,8 @@ func (tm *terminal) beforeStart(tg *kernel.ThreadGroup) {
 	if tm == nil {
 		return
 	}
-	setControllingTerminal(tm.fd, tg, tm.logf)
-}
-
-// setControllingTerminal makes fd, a host terminal, the controlling terminal of
-// tg's session, with tg's process group in the foreground.
-func setControllingTerminal(fd *vfs.FileDescription, tg *kernel.ThreadGroup, logf func(string, ...any)) {
-	if err := host.SetControllingTerminal(fd, tg.SessionID(), tg.ProcessGroupID()); err != nil {
-		logf("making the terminal the controlling terminal of pid %d: %v", tg.ID(), err)
+	if err := host.SetControllingTerminal(tm.fd, tg.SessionID(), tg.ProcessGroupID()); err != nil {
+		tm.logf("making the terminal the controlling terminal of pid %d: %v", tg.ID(), err)
 	}
 }
 
@@ -158,35 +152,17 @@ func (tm *terminal) release() {
 	tm.fd.DecRef()
 }
 
-// ExecTerminal returns the kernel.CreateProcessArgs.BeforeStart for a process
-// runsc exec starts with Process.Terminal: it makes the host terminal at fd 0
-// of fdt (the one fd the exec request carried, installed as 0, 1 and 2) the
-// controlling terminal of the new process's session, its process group in the
-// foreground. It returns nil if fd 0 is not a host terminal.
-//
-// That terminal is not the Sentry's controlling terminal on the host (the
-// Sentry has init's, or none), so the host sends the signals it generates to
-// whichever host process has it: the runsc exec that made it, which passes them
-// on with a control "signal" request for the foreground process group of the
-// exec'd process's terminal, served by signalForeground.
-func execTerminal(fdt *kernel.FDTable, logf func(string, ...any)) func(*kernel.ThreadGroup) {
-	fd, _ := fdt.Get(0)
-	if fd == nil {
-		return nil
-	}
-	defer fd.DecRef()
-	if !host.IsTTY(fd) {
-		return nil
-	}
-	// The process's FD table holds the FD while it starts.
-	return func(tg *kernel.ThreadGroup) { setControllingTerminal(fd, tg, logf) }
-}
-
 // signalForeground sends sig to the foreground process group of the
-// controlling terminal of process pid's session, as the terminal would (^C
-// typed on a runsc exec --tty terminal, and its window size changes); to pid
+// controlling terminal of process pid's session, as the terminal would; to pid
 // itself if its session has no terminal. It fails with ESRCH if pid does not
 // exist.
+//
+// It is for a process runsc exec started with a terminal. That terminal is not
+// the Sentry's controlling terminal on the host (the Sentry has init's, or
+// none), so the host sends the signals it generates (^C, ^\, ^Z, SIGWINCH) to
+// whichever host process has it as controlling terminal: the runsc exec that
+// made it, which passes them on with a control "signal" request for the
+// foreground of the exec'd process's terminal, served here.
 func signalForeground(k *kernel.Kernel, pid kernel.ThreadID, sig int) error {
 	t := k.RootPIDNamespace().TaskWithID(pid)
 	if t == nil {

@@ -1,0 +1,275 @@
+package e2e
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"visor.dev/visor/runsc/console"
+)
+
+// terminalPrompt is the interactive shell's prompt in the terminal tests.
+const terminalPrompt = "VISOR-PROMPT> "
+
+// expectTimeout bounds each wait for the terminal to show something.
+const expectTimeout = 20 * time.Second
+
+// ptyDriver types into a pty master and reads what the terminal shows, as a
+// user (or the containerd shim, for docker run -it) would.
+type ptyDriver struct {
+	t      *testing.T
+	master *os.File
+
+	mu      sync.Mutex
+	out     bytes.Buffer // everything shown since the last expect matched
+	changed chan struct{}
+	all     bytes.Buffer // everything, for failure messages
+	eof     bool
+}
+
+func newPtyDriver(t *testing.T, master *os.File) *ptyDriver {
+	d := &ptyDriver{t: t, master: master, changed: make(chan struct{}, 1)}
+	go d.read()
+	return d
+}
+
+func (d *ptyDriver) read() {
+	buf := make([]byte, 4096)
+	for {
+		n, err := d.master.Read(buf)
+		d.mu.Lock()
+		d.out.Write(buf[:n])
+		d.all.Write(buf[:n])
+		if err != nil {
+			d.eof = true
+		}
+		d.mu.Unlock()
+		select {
+		case d.changed <- struct{}{}:
+		default:
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// send types s.
+func (d *ptyDriver) send(s string) {
+	d.t.Helper()
+	if _, err := d.master.Write([]byte(s)); err != nil {
+		d.t.Fatalf("typing %q: %v", s, err)
+	}
+}
+
+// expect waits until the terminal shows a match of re, and returns the
+// submatches; what was shown up to the end of the match is consumed.
+func (d *ptyDriver) expect(re string) []string {
+	d.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.After(expectTimeout)
+	for {
+		d.mu.Lock()
+		b := d.out.Bytes()
+		if loc := rx.FindSubmatchIndex(b); loc != nil {
+			var subs []string
+			for i := 0; i < len(loc); i += 2 {
+				if loc[i] < 0 {
+					subs = append(subs, "")
+					continue
+				}
+				subs = append(subs, string(b[loc[i]:loc[i+1]]))
+			}
+			d.out.Next(loc[1])
+			d.mu.Unlock()
+			return subs
+		}
+		eof := d.eof
+		d.mu.Unlock()
+		if eof {
+			d.t.Fatalf("terminal closed before showing %q; it showed:\n%s", re, d.shown())
+		}
+		select {
+		case <-d.changed:
+		case <-deadline:
+			d.t.Fatalf("terminal did not show %q within %v; it showed:\n%s", re, expectTimeout, d.shown())
+		}
+	}
+}
+
+// shown returns everything the terminal showed.
+func (d *ptyDriver) shown() string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.all.String()
+}
+
+// command types line and a newline, and waits for what the shell prints for
+// marker: each test command echoes a marker computed by the shell (such as
+// "OK_$((1+1))"), so that the terminal's echo of the typed line does not match.
+func (d *ptyDriver) command(line, want string) []string {
+	d.t.Helper()
+	d.send(line + "\n")
+	return d.expect(want)
+}
+
+// startTerminalContainer runs `runsc run` of args in a busybox container with
+// process.terminal=true, its stdio the replica of a pty made here, in a session
+// of its own without a controlling terminal (as containerd's shim starts runc).
+// It returns a driver of the pty's master and the runsc process.
+func startTerminalContainer(t *testing.T, modify func(*specs.Spec), args ...string) (*ptyDriver, *exec.Cmd) {
+	t.Helper()
+	master, replica, err := console.NewPty()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { master.Close() })
+	spec := newSpec(busyboxRootfs(t), args...)
+	spec.Process.Terminal = true
+	spec.Process.Env = append(spec.Process.Env, "PS1="+terminalPrompt, "HOME=/root")
+	if modify != nil {
+		modify(spec)
+	}
+	bundle := writeBundle(t, spec, "")
+	root := filepath.Join(t.TempDir(), "state")
+	id := "e2e-" + strings.ReplaceAll(t.Name(), "/", "-")
+	cmd := exec.Command(runscPath(), append(globalFlags(root), "run", "--bundle", bundle, id)...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = replica, replica, replica
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	replica.Close()
+	t.Cleanup(func() {
+		cmd.Process.Kill() // only this runsc; the sandbox dies with it
+		cmd.Wait()
+	})
+	return newPtyDriver(t, master), cmd
+}
+
+// waitExit waits for runsc to exit and returns its exit status.
+func waitExit(t *testing.T, cmd *exec.Cmd) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if ee, ok := errors.AsType[*exec.ExitError](err); ok {
+			return ee.ExitCode()
+		} else if err != nil {
+			t.Fatalf("runsc run: %v", err)
+		}
+		return 0
+	case <-time.After(runTimeout):
+		cmd.Process.Kill()
+		t.Fatalf("runsc run did not exit within %v", runTimeout)
+		return -1
+	}
+}
+
+// TestTerminalShell drives an interactive busybox shell in a container with a
+// terminal, like a user of `docker run -it`: the shell has the terminal as its
+// controlling terminal with job control, window size changes reach it, and ^C
+// and ^Z act on the foreground job only.
+func TestTerminalShell(t *testing.T) {
+	d, cmd := startTerminalContainer(t, func(s *specs.Spec) {
+		s.Process.ConsoleSize = &specs.Box{Height: 30, Width: 100}
+	}, "/bin/sh")
+	d.expect(terminalPrompt)
+
+	// It is a terminal, the session's controlling terminal, and the shell has
+	// job control (it says "can't access tty" if it cannot get the terminal's
+	// foreground process group).
+	d.command(`test -t 0 && test -t 1 && echo "TTY_$((1+1))"`, "TTY_2")
+	if strings.Contains(d.shown(), "job control turned off") {
+		t.Errorf("the shell has no job control; the terminal showed:\n%s", d.shown())
+	}
+
+	// process.consoleSize, then window size changes on the master, as the
+	// shim makes them.
+	d.command(`echo "SIZE_$((1)) $(stty size)"`, `SIZE_1 30 100\r?\n`)
+	if err := console.SetWinsize(d.master, &unix.Winsize{Row: 40, Col: 120}); err != nil {
+		t.Fatal(err)
+	}
+	d.command(`echo "SIZE_$((2)) $(stty size)"`, `SIZE_2 40 120\r?\n`)
+
+	// SIGWINCH reaches the foreground process group: a shell script's trap
+	// fires. ^C then ends it (its group is in the foreground, not the
+	// interactive shell's), with status 130.
+	d.command(`sh -c 'trap "echo WINCH_\$((3*3))" WINCH; echo "ARMED_$((2+3))"; while :; do sleep 0.1; done'`, "ARMED_5")
+	if err := console.SetWinsize(d.master, &unix.Winsize{Row: 41, Col: 121}); err != nil {
+		t.Fatal(err)
+	}
+	d.expect("WINCH_9")
+	d.send("\x03")
+	d.expect(terminalPrompt)
+	d.command(`echo "STATUS_$((0)) $?"`, `STATUS_0 130\r?\n`)
+
+	// ^C kills a foreground sleep but not the shell.
+	d.send("sleep 100\n")
+	time.Sleep(500 * time.Millisecond) // for sleep to start; ^C before would only cancel the line
+	d.send("\x03")
+	d.expect(terminalPrompt)
+	d.command(`echo "STATUS_$((1)) $?"`, `STATUS_1 130\r?\n`)
+
+	// ^\ (SIGQUIT) likewise: the status says SIGQUIT (128+3).
+	d.send("sleep 100\n")
+	time.Sleep(500 * time.Millisecond)
+	d.send("\x1c")
+	d.expect(terminalPrompt)
+	d.command(`echo "STATUS_$((2)) $?"`, `STATUS_2 131\r?\n`)
+
+	// Job control: a background job, brought to the foreground with fg, then
+	// ^C; ^Z stops a foreground job, fg continues it.
+	d.command(`sleep 100 & echo "BG_$((4+4))"`, "BG_8")
+	d.command(`jobs; echo "JOBS_$((1))"`, `(?s)Running.*sleep 100.*JOBS_1`)
+	d.send("fg\n")
+	d.expect("sleep 100")
+	time.Sleep(300 * time.Millisecond)
+	d.send("\x03")
+	d.expect(terminalPrompt)
+	d.command(`jobs; echo "JOBS_$((2))"`, `JOBS_2`)
+	if got := d.shown(); strings.Count(got, "Running") > 1 {
+		t.Errorf("the background job still runs after fg and ^C:\n%s", got)
+	}
+
+	d.send("sleep 100\n")
+	time.Sleep(500 * time.Millisecond)
+	d.send("\x1a") // ^Z
+	d.expect(`Stopped.*sleep 100`)
+	d.expect(terminalPrompt)
+	d.command(`echo "STATUS_$((3)) $?"`, `STATUS_3 14[68]\r?\n`) // 128+SIGTSTP (20); ash says 148
+	d.send("fg\n")
+	d.expect("sleep 100")
+	time.Sleep(300 * time.Millisecond)
+	d.send("\x03")
+	d.expect(terminalPrompt)
+
+	// A background job that reads the terminal is stopped by SIGTTIN.
+	d.command(`cat & sleep 0.5; jobs; echo "TTIN_$((6+1))"`, `(?s)Stopped.*cat.*TTIN_7`)
+	d.command(`kill -9 %1; wait; echo "KILLED_$((1))"`, "KILLED_1")
+
+	// A background job writing with TOSTOP set is stopped by SIGTTOU; without
+	// TOSTOP it just writes.
+	d.command(`(echo "BGOUT_$((5*5))") & wait; echo "WAITED_$((1))"`, `(?s)BGOUT_25.*WAITED_1`)
+	d.command(`stty tostop; (echo "HIDDEN_$((6*6))") & sleep 0.5; jobs; echo "TTOU_$((1))"`, `(?s)Stopped.*TTOU_1`)
+	if strings.Contains(d.shown(), "HIDDEN_36") {
+		t.Errorf("a background job wrote to the terminal with tostop set")
+	}
+	d.command(`stty -tostop; fg >/dev/null; echo "FG_$((7))"`, `(?s)HIDDEN_36.*FG_7`)
+
+	d.send("exit 3\n")
+	if got := waitExit(t, cmd); got != 3 {
+		t.Errorf("runsc run exited %d, want 3 (the shell's exit status)", got)
+	}
+}
