@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 
@@ -202,4 +203,53 @@ func ReceiveMaster(l *net.UnixListener) (*os.File, error) {
 	}
 	unix.CloseOnExec(fds[0])
 	return os.NewFile(uintptr(fds[0]), string(name[:n])), nil
+}
+
+// TerminalSignals are the signals a terminal's line discipline sends on its own
+// to the foreground process group of the session it is the controlling
+// terminal of: ^C, ^\, ^Z, and a window size change (TIOCSWINSZ on the master).
+// SIGHUP, sent to the session leader when the master is closed, is the other
+// signal a controlling terminal brings.
+var TerminalSignals = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.SIGWINCH}
+
+// ForwardSignals makes tty the calling process's controlling terminal and calls
+// forward with each of TerminalSignals and SIGHUP the process then gets, until
+// stop is called. It is for a runsc process that hands tty to a process in the
+// sandbox (runsc exec with a terminal): the host kernel knows nothing of the
+// sandbox's process groups, so the signals the terminal generates must go to
+// some host process, which passes them on (a control "signal" request for the
+// foreground process group of the sandboxed process's terminal; SIGHUP for the
+// process itself, its session's leader).
+//
+// The caller must lead a session (started with Setsid) with no controlling
+// terminal, and tty must be nobody's controlling terminal yet, as a pty made by
+// NewPty is: it never steals a terminal. While forwarding, the caller's own
+// process group is the terminal's foreground one, so it must not read or write
+// tty itself if the process in the sandbox makes another group foreground.
+func ForwardSignals(tty *os.File, forward func(unix.Signal)) (stop func(), err error) {
+	sigs := make(chan os.Signal, 16)
+	// Before the terminal is ours: from then on ^Z could stop us.
+	signal.Notify(sigs, append([]os.Signal{unix.SIGHUP}, TerminalSignals...)...)
+	if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
+		signal.Stop(sigs)
+		return nil, fmt.Errorf("making %s the controlling terminal (TIOCSCTTY): %w", tty.Name(), err)
+	}
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case s := <-sigs:
+				forward(s.(unix.Signal))
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() {
+		signal.Stop(sigs)
+		close(done)
+		<-finished
+	}, nil
 }

@@ -1,12 +1,15 @@
 package console
 
 import (
+	"bufio"
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -269,5 +272,121 @@ func TestCopyWinsize(t *testing.T) {
 		if err := CopyWinsize(dstMaster, f); err == nil {
 			t.Error("CopyWinsize from /dev/null succeeded, want ENOTTY")
 		}
+	}
+}
+
+// forwardChildEnv makes the test binary run forwardChild instead of the tests.
+const forwardChildEnv = "VISOR_CONSOLE_FORWARD_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(forwardChildEnv) == "1" {
+		forwardChild()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// forwardChild is the child of TestForwardSignals, in a session of its own: it
+// forwards the signals of the terminal at fd 3 by printing their numbers, one a
+// line, and exits after SIGHUP.
+func forwardChild() {
+	tty := os.NewFile(3, "tty")
+	hup := make(chan struct{})
+	stop, err := ForwardSignals(tty, func(sig unix.Signal) {
+		os.Stdout.WriteString(strconv.Itoa(int(sig)) + "\n")
+		if sig == unix.SIGHUP {
+			close(hup)
+		}
+	})
+	if err != nil {
+		os.Stdout.WriteString("error: " + err.Error() + "\n")
+		os.Exit(1)
+	}
+	os.Stdout.WriteString("ready\n")
+	<-hup
+	stop()
+}
+
+func TestForwardSignals(t *testing.T) {
+	master, replica := newPty(t)
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), forwardChildEnv+"=1")
+	cmd.ExtraFiles = []*os.File{replica}
+	cmd.Stdout = w
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	defer func() {
+		cmd.Process.Kill()
+		cmd.Wait()
+	}()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(r)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	next := func(what string) string {
+		t.Helper()
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("%s: the child exited", what)
+			}
+			return l
+		case <-time.After(10 * time.Second):
+			t.Fatalf("%s: nothing from the child within 10s", what)
+		}
+		return ""
+	}
+	if l := next("start"); l != "ready" {
+		t.Fatalf("child: %s", l)
+	}
+	tests := []struct {
+		name string
+		do   func() error
+		want unix.Signal
+	}{
+		{"^C", func() error { _, err := master.Write([]byte{0x03}); return err }, unix.SIGINT},
+		{`^\`, func() error { _, err := master.Write([]byte{0x1c}); return err }, unix.SIGQUIT},
+		{"^Z", func() error { _, err := master.Write([]byte{0x1a}); return err }, unix.SIGTSTP},
+		{"resize", func() error { return SetWinsize(master, &unix.Winsize{Row: 12, Col: 34}) }, unix.SIGWINCH},
+		// The master closed: the session leader gets SIGHUP (and SIGCONT).
+		{"hangup", func() error { return master.Close() }, unix.SIGHUP},
+	}
+	for _, tc := range tests {
+		if err := tc.do(); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := next(tc.name); got != strconv.Itoa(int(tc.want)) {
+			t.Errorf("%s: forwarded %s, want %d", tc.name, got, tc.want)
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("child: %v", err)
+	}
+}
+
+func TestForwardSignalsNeedsASessionLeader(t *testing.T) {
+	// The test process leads no session (go test does not make one), or has a
+	// controlling terminal already: either way TIOCSCTTY fails, and no signal
+	// handling is left behind.
+	if sid, _ := unix.Getsid(0); sid == os.Getpid() {
+		t.Skip("the test process leads a session; it could take the terminal")
+	}
+	_, replica := newPty(t)
+	stop, err := ForwardSignals(replica, func(unix.Signal) {})
+	if err == nil {
+		stop()
+		t.Fatal("ForwardSignals succeeded in a process that leads no session")
 	}
 }
