@@ -102,6 +102,12 @@ func Run(args Args) (linux.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
+	watched, err := dupGoferFDs(args.GoferFDs)
+	if err != nil {
+		return 0, fmt.Errorf("the Gofer's connections: %w", err)
+	}
+	// Until watchGofer takes them over.
+	defer func() { closeInts(watched) }()
 	mounts, err := newMounts(args, v, k)
 	if err != nil {
 		return 0, err
@@ -131,6 +137,10 @@ func Run(args Args) (linux.WaitStatus, error) {
 	if err != nil {
 		return 0, startError("config.json: process.args[0]", args.Spec.Process.Args[0], err)
 	}
+	sandboxDone := make(chan struct{})
+	defer close(sandboxDone)
+	go watchGofer(k, watched, sandboxDone, logger)
+	watched = nil
 
 	// Signals sent to the Sentry (runsc kill, Ctrl-C on runsc run) go to the
 	// container's init, as they would to a container's PID 1.

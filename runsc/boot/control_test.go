@@ -572,3 +572,27 @@ func TestControlStartFailure(t *testing.T) {
 		t.Errorf("stderr %q does not say %q", s.stderr.String(), want)
 	}
 }
+
+// TestGoferDies: a Sentry whose Gofer dies kills its sandbox, and says why.
+func TestGoferDies(t *testing.T) {
+	s := startSandbox(t, counter)
+	s.waitReady(t)
+	if _, err := s.call(&control.Request{Method: control.MethodStart}); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	s.progress(t, 0)
+	if err := s.gofer.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.bootDone:
+	case <-time.After(30 * time.Second):
+		t.Fatal("runsc boot still runs 30s after its Gofer died")
+	}
+	if ee, ok := errors.AsType[*exec.ExitError](s.bootErr); !ok || ee.ExitCode() != 128+int(unix.SIGKILL) {
+		t.Errorf("runsc boot: %v, want exit status 137", s.bootErr)
+	}
+	if data, err := os.ReadFile(filepath.Join(s.stateDir, "exit")); err != nil || string(data) != "9\n" {
+		t.Errorf("exit file = %q, %v; want \"9\\n\"", data, err)
+	}
+}
