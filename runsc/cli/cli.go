@@ -95,19 +95,40 @@ func Run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: %v\n", name, err)
 		return int(subcommands.ExitFailure)
 	}
-	if fs.NArg() > 0 && !hasCommand(cdr, fs.Arg(0)) {
+	if fs.NArg() == 0 {
+		// With no command, the commander prints the usage and returns ExitUsageError.
+		return int(cdr.Execute(context.Background(), &conf))
+	}
+	c := findCommand(cdr, fs.Arg(0))
+	if c == nil {
 		fmt.Fprintf(stderr, "%s: unknown command %q (see \"%s help\")\n", name, fs.Arg(0), name)
 		return int(subcommands.ExitUsageError)
 	}
-	// With no command, the commander prints the usage and returns ExitUsageError.
-	return int(cdr.Execute(context.Background(), &conf))
+	// As the commander would run it, but a bad flag is reported in one line,
+	// not followed by the command's whole usage.
+	cf := flag.NewFlagSet(c.Name(), flag.ContinueOnError)
+	cf.SetOutput(io.Discard)
+	cf.Usage = func() {}
+	c.SetFlags(cf)
+	switch err := cf.Parse(fs.Args()[1:]); {
+	case errors.Is(err, flag.ErrHelp):
+		cdr.ExplainCommand(stdout, c)
+		return int(subcommands.ExitSuccess)
+	case err != nil:
+		fmt.Fprintf(errlog, "%s %s: %v (see \"%s help %s\")\n", name, c.Name(), err, name, c.Name())
+		return int(subcommands.ExitUsageError)
+	}
+	cf.SetOutput(stderr)
+	return int(c.Execute(context.Background(), cf, &conf))
 }
 
-// hasCommand reports whether cdr has a command called name.
-func hasCommand(cdr *subcommands.Commander, name string) bool {
-	found := false
+// findCommand returns cdr's command called name, or nil.
+func findCommand(cdr *subcommands.Commander, name string) subcommands.Command {
+	var found subcommands.Command
 	cdr.VisitCommands(func(_ *subcommands.CommandGroup, c subcommands.Command) {
-		found = found || c.Name() == name
+		if c.Name() == name {
+			found = c
+		}
 	})
 	return found
 }

@@ -164,7 +164,7 @@ func TestGoferBadFDs(t *testing.T) {
 		wantErr    string
 	}{
 		{[]string{"gofer", "--bundle", bundle, "--io-fds=3"}, 1, "runsc gofer: 1 io FDs for 2 served mounts\n"},
-		{[]string{"gofer", "--bundle", bundle, "--io-fds=3,x"}, 2, "invalid value \"3,x\" for flag -io-fds: \"x\" is not a file descriptor number"},
+		{[]string{"gofer", "--bundle", bundle, "--io-fds=3,x"}, 2, "runsc gofer: invalid value \"3,x\" for flag -io-fds: \"x\" is not a file descriptor number"},
 		{[]string{"boot", "--bundle", bundle, "--gofer-fds=3", "c1"}, 1, "runsc boot: 1 gofer FDs for 2 served mounts\n"},
 		{[]string{"boot", "--bundle", bundle, "--gofer-fds=3,4"}, 2, "runsc boot: usage: runsc boot --bundle DIR --gofer-fds=FD,... ID\n"},
 	} {

@@ -17,8 +17,12 @@ import (
 	"visor.dev/visor/runsc/sandbox"
 )
 
-// waitPoll is how often wait looks again at a container that is not started yet.
-const waitPoll = 100 * time.Millisecond
+// waitPoll is how often wait looks again at a container that is not started
+// yet; sentryExitTimeout bounds the wait for a Sentry to exit after its init.
+const (
+	waitPoll          = 100 * time.Millisecond
+	sentryExitTimeout = 10 * time.Second
+)
 
 // Wait is `runsc wait`: wait for a container's process to exit.
 type Wait struct {
@@ -76,6 +80,9 @@ func waitContainer(c *container.Container) (linux.WaitStatus, error) {
 	for c.Status() != container.Stopped {
 		resp, err := control.Call(c.Dir, &control.Request{Method: control.MethodWait, Wait: &control.WaitArgs{}}, nil)
 		if err == nil {
+			// The Sentry exits right after init: once wait returns, the
+			// container is stopped and can be deleted without --force.
+			c.WaitStopped(sentryExitTimeout)
 			return linux.WaitStatus(resp.WaitStatus), nil
 		}
 		if c.Status() == container.Stopped {

@@ -392,6 +392,19 @@ func (c *Container) alive() bool {
 	return lockHeld(filepath.Join(c.Dir, SandboxLockFile))
 }
 
+// WaitStopped waits up to timeout for the Sentry to be gone, and reports
+// whether it is.
+func (c *Container) WaitStopped(timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for c.alive() {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return true
+}
+
 // lockHeld reports whether some process holds an exclusive flock on path.
 func lockHeld(path string) bool {
 	f, err := os.Open(path)
