@@ -277,6 +277,18 @@ func execProcess(c *container.Container, p *specs.Process, stdio [3]*os.File, co
 	if err != nil {
 		return 0, err
 	}
+	if p.Terminal {
+		// ^C, ^Z and window size changes on the terminal come to this process
+		// (its controlling terminal, if it leads a session): pass them on to the
+		// foreground of the process's terminal in the sandbox.
+		stop, err := console.ForwardSignals(fds[0], func(sig unix.Signal) {
+			control.Call(c.Dir, &control.Request{Method: control.MethodSignal, Signal: &control.SignalArgs{
+				Signo: int(sig), PID: pid, Foreground: sig != unix.SIGHUP}}, nil)
+		})
+		if err == nil {
+			defer stop()
+		}
+	}
 	if ready != nil {
 		ready()
 	}

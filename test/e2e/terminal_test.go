@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,4 +274,127 @@ func TestTerminalShell(t *testing.T) {
 	if got := waitExit(t, cmd); got != 3 {
 		t.Errorf("runsc run exited %d, want 3 (the shell's exit status)", got)
 	}
+}
+
+// receiveMaster listens on a console socket at path and returns a channel that
+// gets the pty master sent to it (nil on error, reported to t).
+func receiveMaster(t *testing.T, path string) <-chan *os.File {
+	t.Helper()
+	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan *os.File, 1)
+	go func() {
+		defer l.Close()
+		f, err := console.ReceiveMaster(l)
+		if err != nil {
+			t.Errorf("console socket %s: %v", path, err)
+		}
+		ch <- f
+	}()
+	return ch
+}
+
+// masterFrom waits for the master a console socket received.
+func masterFrom(t *testing.T, ch <-chan *os.File) *os.File {
+	t.Helper()
+	select {
+	case f := <-ch:
+		if f == nil {
+			t.Fatal("no pty master received")
+		}
+		t.Cleanup(func() { f.Close() })
+		return f
+	case <-time.After(runTimeout):
+		t.Fatalf("no pty master on the console socket within %v", runTimeout)
+		return nil
+	}
+}
+
+// TestTerminalConsoleSocket is containerd's shim's way (docker run -it, docker
+// exec -it): runsc create --console-socket sends the pty master, runsc start
+// runs the shell on it; runsc exec --console-socket with a terminal process
+// gets a pty of its own, with job control and ^C too.
+func TestTerminalConsoleSocket(t *testing.T) {
+	r := newOCIRoot(t)
+	const id = "e2e-console"
+	spec := newSpec(busyboxRootfs(t), "/bin/sh")
+	spec.Process.Terminal = true
+	spec.Process.Env = append(spec.Process.Env, "PS1="+terminalPrompt)
+	bundle := writeBundle(t, spec, "")
+	sock := filepath.Join(r.dir, "console.sock")
+	got := receiveMaster(t, sock)
+	if res := r.runsc("create", "--bundle", bundle, "--console-socket", sock, id); res.status != 0 {
+		t.Fatalf("runsc create: status %d, stderr %q", res.status, res.stderr)
+	}
+	d := newPtyDriver(t, masterFrom(t, got))
+	r.must("start", id)
+	d.expect(terminalPrompt)
+	d.command(`test -t 0 && echo "TTY_$((1+1))"`, "TTY_2")
+	if err := console.SetWinsize(d.master, &unix.Winsize{Row: 25, Col: 90}); err != nil {
+		t.Fatal(err)
+	}
+	d.command(`echo "SIZE_$((1)) $(stty size)"`, `SIZE_1 25 90\r?\n`)
+	d.send("sleep 100\n")
+	time.Sleep(500 * time.Millisecond)
+	d.send("\x03")
+	d.expect(terminalPrompt)
+	d.command(`echo "STATUS_$((1)) $?"`, `STATUS_1 130\r?\n`)
+
+	// An exec'd shell with a terminal of its own, as the shim asks for it.
+	p := specs.Process{
+		Terminal: true,
+		Args:     []string{"/bin/sh"},
+		Env:      []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "PS1=EXEC-PROMPT> "},
+		Cwd:      "/",
+	}
+	data, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfile := filepath.Join(r.dir, "process.json")
+	if err := os.WriteFile(pfile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sock2 := filepath.Join(r.dir, "exec-console.sock")
+	got2 := receiveMaster(t, sock2)
+	execCmd := exec.Command(runscPath(), append(globalFlags(r.root), "exec", "--console-socket", sock2, "--process", pfile, id)...)
+	// A session of its own, as the detached exec's child has: the pty becomes
+	// its controlling terminal, and it passes ^C on.
+	execCmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	var execErr bytes.Buffer
+	execCmd.Stderr = &execErr
+	if err := execCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		execCmd.Process.Kill()
+		execCmd.Wait()
+	})
+	d2 := newPtyDriver(t, masterFrom(t, got2))
+	d2.expect("EXEC-PROMPT> ")
+	d2.command(`test -t 0 && echo "EXECTTY_$((2+2))"`, "EXECTTY_4")
+	if strings.Contains(d2.shown(), "job control turned off") {
+		t.Errorf("the exec'd shell has no job control; the terminal showed:\n%s", d2.shown())
+	}
+	if err := console.SetWinsize(d2.master, &unix.Winsize{Row: 20, Col: 70}); err != nil {
+		t.Fatal(err)
+	}
+	d2.command(`echo "SIZE_$((3)) $(stty size)"`, `SIZE_3 20 70\r?\n`)
+	d2.send("sleep 100\n")
+	time.Sleep(500 * time.Millisecond)
+	d2.send("\x03")
+	d2.expect("EXEC-PROMPT> ")
+	d2.command(`echo "STATUS_$((2)) $?"`, `STATUS_2 130\r?\n`)
+	d2.send("exit 5\n")
+	if got := waitExit(t, execCmd); got != 5 {
+		t.Errorf("runsc exec exited %d, want 5 (the exec'd shell's status); stderr %q", got, execErr.String())
+	}
+
+	// The container's own shell is untouched by all that.
+	d.command(`echo "ALIVE_$((3+4))"`, "ALIVE_7")
+	d.send("exit 0\n")
+	r.waitStatus(id, specs.StateStopped, runTimeout)
+	r.must("delete", id)
 }
