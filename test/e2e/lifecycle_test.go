@@ -277,37 +277,41 @@ func TestCreateStartDelete(t *testing.T) {
 }
 
 // TestKilledSandboxProcess kills the Gofer or the Sentry of a running container
-// with SIGKILL. The container must stop (its process gets errors or is killed):
-// `runsc state` says "stopped" within seconds; then `runsc delete` removes it
-// all: the state directory, the other sandbox process, any mount.
+// with SIGKILL; see killSandboxProcess.
 func TestKilledSandboxProcess(t *testing.T) {
-	rootfs := debianRootfs(t)
 	for _, victim := range []string{"gofer", "sentry"} {
-		t.Run(victim, func(t *testing.T) {
-			r := newOCIRoot(t)
-			id := "e2e-kill-" + victim
-			// The loop keeps going to the Gofer: a new process, an exec, a file read.
-			out := r.create(id, rootfs, "sh", "-c", `echo ready; while :; do cat /etc/hostname /usr/share/common-licenses/GPL-3 > /dev/null || echo read failed; sleep 0.1; done`)
-			r.must("start", id)
-			r.waitOutput(out, "ready\n", runTimeout)
-			sentry, gofer := r.statePids(id)
-			pid := map[string]int{"gofer": gofer, "sentry": sentry}[victim]
-			if err := unix.Kill(pid, unix.SIGKILL); err != nil {
-				t.Fatalf("kill %s %d: %v", victim, pid, err)
-			}
-			r.waitStatus(id, specs.StateStopped, 10*time.Second)
-			t.Logf("container stdout %q, stderr %q", readString(t, out), readString(t, out+".err"))
-			r.must("delete", id)
-			for _, p := range []int{sentry, gofer} {
-				if alive(p) {
-					t.Errorf("pid %d (sentry %d, gofer %d) still alive after delete", p, sentry, gofer)
-				}
-			}
-			r.checkGone(id)
-			r.checkClean()
-			checkNoMounts(t, rootfs)
-		})
+		t.Run(victim, func(t *testing.T) { killSandboxProcess(t, victim) })
 	}
+}
+
+// killSandboxProcess kills the Gofer or the Sentry (victim) of a running
+// container with SIGKILL. The container must stop (its process gets errors or is
+// killed): `runsc state` says "stopped" within seconds; then `runsc delete`
+// removes it all: the state directory, the other sandbox process, any mount.
+func killSandboxProcess(t *testing.T, victim string) {
+	rootfs := debianRootfs(t)
+	r := newOCIRoot(t)
+	id := "e2e-kill-" + victim
+	// The loop keeps going to the Gofer: a new process, an exec, a file read.
+	out := r.create(id, rootfs, "sh", "-c", `echo ready; while :; do cat /etc/hostname /usr/share/common-licenses/GPL-3 > /dev/null || echo read failed; sleep 0.1; done`)
+	r.must("start", id)
+	r.waitOutput(out, "ready\n", runTimeout)
+	sentry, gofer := r.statePids(id)
+	pid := map[string]int{"gofer": gofer, "sentry": sentry}[victim]
+	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
+		t.Fatalf("kill %s %d: %v", victim, pid, err)
+	}
+	r.waitStatus(id, specs.StateStopped, 10*time.Second)
+	t.Logf("container stdout %q, stderr %q", readString(t, out), readString(t, out+".err"))
+	r.must("delete", id)
+	for _, p := range []int{sentry, gofer} {
+		if alive(p) {
+			t.Errorf("pid %d (sentry %d, gofer %d) still alive after delete", p, sentry, gofer)
+		}
+	}
+	r.checkGone(id)
+	r.checkClean()
+	checkNoMounts(t, rootfs)
 }
 
 // checkNoMounts checks that the host's mount table (this test's namespace) has
