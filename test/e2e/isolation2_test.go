@@ -749,3 +749,68 @@ func TestSymlinkRace(t *testing.T) {
 		t.Errorf("the host directory %s holds %q now, want only [bind sentinel]", hostDir, got)
 	}
 }
+
+// exeWatchScript is a container's init that lies in wait for runsc exec, as in
+// runc's CVE-2019-5736: it plants /usr/local/bin/evil, a script whose
+// interpreter is /proc/self/exe, then for ten seconds opens for writing the
+// executable of every new process through /proc/PID/exe and overwrites what
+// opens. It prints "ready" first, then one line per process it got at.
+const exeWatchScript = `
+import os, sys, time
+with open("/usr/local/bin/evil", "w") as f:
+    f.write("#!/proc/self/exe\n")
+os.chmod("/usr/local/bin/evil", 0o755)
+print("ready", flush=True)
+seen, end = {os.getpid()}, time.time() + 10
+while time.time() < end:
+    for p in os.listdir("/proc"):
+        if not p.isdigit() or int(p) in seen:
+            continue
+        seen.add(int(p))
+        try:
+            fd = os.open("/proc/%s/exe" % p, os.O_WRONLY)
+            os.write(fd, b"\x7fELF visor-e2e overwrote this")
+            os.close(fd)
+            print("overwrote the exe of", p, flush=True)
+        except OSError as e:
+            print("could not open the exe of", p, e.strerror, flush=True)
+    time.sleep(0.005)
+`
+
+// TestExecExeNotOverwritable runs exeWatchScript as a container's init and
+// `runsc exec`s into it, the script and sleep, while it tries to overwrite
+// every new process's executable through /proc/PID/exe: on the host, the runsc
+// binary (and the rootfs's binaries) must keep their SHA-256.
+func TestExecExeNotOverwritable(t *testing.T) {
+	rootfs := debianRootfs(t)
+	files := []string{runscPath()}
+	for _, bin := range []string{"usr/bin/python3.11", "usr/bin/sleep", "usr/bin/true"} {
+		files = append(files, filepath.Join(rootfs, bin))
+	}
+	before := map[string]string{}
+	for _, f := range files {
+		before[f] = sha256File(t, f)
+	}
+	r := newOCIRoot(t)
+	const id = "e2e-exec-exe"
+	out := r.create(id, rootfs, "python3", "-c", exeWatchScript)
+	r.must("start", id)
+	r.waitOutput(out, "ready\n", runTimeout)
+	for _, args := range [][]string{{"/usr/local/bin/evil"}, {"sleep", "0.5"}, {"/usr/local/bin/evil"}, {"sleep", "0.5"}, {"true"}} {
+		res := r.runsc(append([]string{"exec", id}, args...)...)
+		t.Logf("runsc exec %q: status %d, stdout %q, stderr %q", args, res.status, res.stdout, res.stderr)
+	}
+	r.must("kill", id, "KILL")
+	r.waitStatus(id, specs.StateStopped, 10*time.Second)
+	r.must("delete", id)
+	t.Logf("container stdout:\n%s", readString(t, out))
+	if !strings.Contains(readString(t, out), "the exe of") {
+		t.Errorf("the container saw no exec'd process: the test did not run as meant")
+	}
+	for _, f := range files {
+		if after := sha256File(t, f); after != before[f] {
+			t.Errorf("%s changed on the host: sha256 %s, was %s", f, after, before[f])
+		}
+	}
+	r.checkClean()
+}
