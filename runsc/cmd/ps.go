@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/subcommands"
+	"golang.org/x/sys/unix"
 	"visor.dev/visor/runsc/config"
 	"visor.dev/visor/runsc/container"
 	"visor.dev/visor/runsc/control"
@@ -35,8 +36,10 @@ func (*Ps) Synopsis() string { return "list the processes of a container" }
 func (*Ps) Usage() string {
 	return `ps [--format=table|json] ID:
 	Lists the processes running in container ID, with their PIDs in the
-	sandbox: a table of UID, PID, PPID, C, STIME, TTY, TIME and CMD, or with
-	--format=json, as runc does, a JSON array of the PIDs.
+	sandbox: a table of UID, PID, PPID, C, STIME, TTY, TIME and CMD. With
+	--format=json, a JSON array of host PIDs, as runc prints: those of the
+	sandbox's host processes (the Sentry's and the Gofer's), since the
+	container's own processes have none.
 `
 }
 
@@ -68,9 +71,14 @@ func (p *Ps) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		return failure(p.Stderr, name, err)
 	}
 	if p.format == formatJSON {
-		pids := make([]int32, 0, len(resp.Processes))
-		for _, pr := range resp.Processes {
-			pids = append(pids, pr.PID)
+		// runc's callers take these for host PIDs (docker top looks them up in
+		// the host's ps): the host processes of the sandbox, not PIDs inside it.
+		pids := []int{}
+		for _, hp := range []container.Process{c.Sentry(), c.Gofer()} {
+			if fd, err := hp.Pidfd(); err == nil {
+				unix.Close(fd)
+				pids = append(pids, hp.Pid)
+			}
 		}
 		data, _ := json.Marshal(pids)
 		fmt.Fprintf(p.Stdout, "%s\n", data)
