@@ -196,6 +196,11 @@ func TestTerminalShell(t *testing.T) {
 	if strings.Contains(d.shown(), "job control turned off") {
 		t.Errorf("the shell has no job control; the terminal showed:\n%s", d.shown())
 	}
+	// /dev/tty is the controlling terminal, even with stdio elsewhere.
+	d.command(`echo "DEVTTY_$((1+2))" >/dev/tty </dev/null 2>&1 | cat >/dev/null`, "DEVTTY_3")
+	d.command(`sh -c 'exec </dev/null >/dev/null 2>&1; read line </dev/tty; echo "READ_$line" >/dev/tty'`, "")
+	d.send("typed\n")
+	d.expect("READ_typed")
 
 	// process.consoleSize, then window size changes on the master, as the
 	// shim makes them.

@@ -9,6 +9,7 @@ import (
 	"path"
 
 	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/fsimpl/host"
 	"visor.dev/visor/pkg/sentry/fsimpl/tmpfs"
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 	"visor.dev/visor/pkg/sentry/vfs"
@@ -118,11 +119,11 @@ const (
 	ttyMinor = 0
 )
 
-// ttyDevice is /dev/tty, the task's controlling terminal. Until the kernel has
-// terminals, no task has one, so opening it fails with ENXIO as Linux does then.
+// ttyDevice is /dev/tty, the task's controlling terminal: the container's
+// terminal (a host one, see fsimpl/host), or ENXIO without one, as on Linux.
 type ttyDevice struct{}
 
 // Open implements vfs.Device.Open.
-func (ttyDevice) Open(vfs.Context, *vfs.Mount, *vfs.Dentry, vfs.OpenOptions) (*vfs.FileDescription, error) {
-	return nil, linux.ENXIO
+func (ttyDevice) Open(ctx vfs.Context, _ *vfs.Mount, _ *vfs.Dentry, opts vfs.OpenOptions) (*vfs.FileDescription, error) {
+	return host.OpenControllingTerminal(ctx, opts.Flags)
 }

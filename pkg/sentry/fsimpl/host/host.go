@@ -83,15 +83,15 @@ func NewFD(vfsObj *vfs.VirtualFilesystem, hostFD int, opts *Options) (*vfs.FileD
 		seekable: seekable,
 	}
 	if isTTY {
-		f.tty = ttyStateFor(vfsObj, &st)
+		attachTTY(f, vfsObj, &st)
 	}
 	if !seekable {
 		// Reads and writes must never block a Sentry thread.
 		if err := unix.SetNonblock(hostFD, true); err != nil {
-			unix.Close(hostFD)
 			if f.tty != nil {
-				f.tty.decRef()
+				f.detachTTY()
 			}
+			unix.Close(hostFD)
 			return nil, hostErr(err)
 		}
 		if n, err := getNotifier(); err == nil {
@@ -171,10 +171,10 @@ func (f *fileDescription) Release() {
 		if f.notifier != nil {
 			f.notifier.remove(f.hostFD)
 		}
-		unix.Close(int(f.hostFD))
 		if f.tty != nil {
-			f.tty.decRef()
+			f.detachTTY()
 		}
+		unix.Close(int(f.hostFD))
 	})
 }
 

@@ -43,10 +43,11 @@ const winsizeSize = 8
 // shares one ttyState (the container's fds 0, 1 and 2 are three host FDs of one
 // pty), so that a shell's tcsetpgrp on fd 2 is what a read on fd 0 checks.
 type ttyState struct {
-	// key is the state's entry in ttys; refs counts the file descriptions that
-	// use it. Both are guarded by ttys.mu.
-	key  ttyKey
-	refs int
+	// key is the state's entry in ttys; fds are the file descriptions of the
+	// terminal, which use the state (it goes when the last does). Both are
+	// guarded by ttys.mu.
+	key ttyKey
+	fds map[*fileDescription]struct{}
 
 	mu sync.Mutex
 	// session is the ID of the session whose controlling terminal this is, 0 if
@@ -69,36 +70,83 @@ var ttys struct {
 	m  map[ttyKey]*ttyState
 }
 
-// ttyStateFor returns the state of the host terminal st is the status of, in the
-// sandbox of vfsObj, with a new reference. A terminal with no device number (not
-// a character device) gets a state of its own.
-func ttyStateFor(vfsObj *vfs.VirtualFilesystem, st *unix.Stat_t) *ttyState {
+// attachTTY gives f, a file description of the host terminal st is the status
+// of, in the sandbox of vfsObj, the terminal's state. A terminal with no device
+// number (not a character device) gets a state of its own.
+func attachTTY(f *fileDescription, vfsObj *vfs.VirtualFilesystem, st *unix.Stat_t) {
 	key := ttyKey{vfs: vfsObj, rdev: st.Rdev}
 	ttys.mu.Lock()
 	defer ttys.mu.Unlock()
-	if st.Mode&unix.S_IFMT != unix.S_IFCHR {
-		return &ttyState{refs: 1}
+	var s *ttyState
+	if st.Mode&unix.S_IFMT == unix.S_IFCHR {
+		s = ttys.m[key]
 	}
-	s := ttys.m[key]
 	if s == nil {
-		if ttys.m == nil {
-			ttys.m = make(map[ttyKey]*ttyState)
+		s = &ttyState{key: key, fds: make(map[*fileDescription]struct{})}
+		if st.Mode&unix.S_IFMT == unix.S_IFCHR {
+			if ttys.m == nil {
+				ttys.m = make(map[ttyKey]*ttyState)
+			}
+			ttys.m[key] = s
 		}
-		s = &ttyState{key: key}
-		ttys.m[key] = s
 	}
-	s.refs++
-	return s
+	s.fds[f] = struct{}{}
+	f.tty = s
 }
 
-// decRef drops a reference taken by ttyStateFor.
-func (s *ttyState) decRef() {
+// detachTTY takes f from its terminal's state, before its host FD is closed.
+func (f *fileDescription) detachTTY() {
+	s := f.tty
 	ttys.mu.Lock()
 	defer ttys.mu.Unlock()
-	s.refs--
-	if s.refs == 0 && ttys.m[s.key] == s {
+	delete(s.fds, f)
+	if len(s.fds) == 0 && ttys.m[s.key] == s {
 		delete(ttys.m, s.key)
 	}
+}
+
+// OpenControllingTerminal opens the calling task's controlling terminal, what
+// /dev/tty is: a new file description of the host terminal that is the
+// controlling terminal of the task's session (sharing its host open file
+// description), readable and writable as flags's access mode says. It fails with
+// ENXIO if the session has no host terminal as controlling terminal, as Linux's
+// /dev/tty does without one.
+func OpenControllingTerminal(ctx vfs.Context, flags uint32) (*vfs.FileDescription, error) {
+	t := taskOf(ctx)
+	if t == nil {
+		return nil, linux.ENXIO
+	}
+	vfsObj := t.Kernel().VFS()
+	sid := t.ThreadGroup().SessionID()
+	hostFD, err := func() (int, error) {
+		ttys.mu.Lock()
+		defer ttys.mu.Unlock()
+		for key, s := range ttys.m {
+			if key.vfs != vfsObj {
+				continue
+			}
+			s.mu.Lock()
+			ours := s.session == sid && sid != 0
+			s.mu.Unlock()
+			if !ours {
+				continue
+			}
+			// Any of its FDs: each is open (detachTTY runs before the close).
+			for f := range s.fds {
+				fd, err := unix.FcntlInt(uintptr(f.hostFD), unix.F_DUPFD_CLOEXEC, 0)
+				return fd, hostErr(err)
+			}
+		}
+		return -1, linux.ENXIO
+	}()
+	if err != nil {
+		return nil, err
+	}
+	return NewFD(vfsObj, hostFD, &Options{
+		IsTTY:     true,
+		Readonly:  flags&linux.O_ACCMODE == linux.O_RDONLY,
+		Writeonly: flags&linux.O_ACCMODE == linux.O_WRONLY,
+	})
 }
 
 // sessionHasTerminal reports whether session sid of the sandbox of vfsObj has a

@@ -324,3 +324,57 @@ func waitReadable(t *testing.T, f *vfs.FileDescription) {
 		t.Fatalf("terminal not readable: %d, %v", n, err)
 	}
 }
+
+func TestOpenControllingTerminal(t *testing.T) {
+	e := newTTYEnv(t)
+	if _, err := OpenControllingTerminal(e.a, linux.O_RDWR); err != linux.ENXIO {
+		t.Errorf("open /dev/tty without a controlling terminal: %v, want ENXIO", err)
+	}
+	if err := SetControllingTerminal(e.f1, e.sidA, e.sidA); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name               string
+		ctx                vfs.Context
+		flags              uint32
+		wantErr            error
+		readable, writable bool
+	}{
+		{name: "session with the terminal", ctx: e.a, flags: linux.O_RDWR, readable: true, writable: true},
+		{name: "read-only", ctx: e.a, flags: linux.O_RDONLY, readable: true},
+		{name: "write-only", ctx: e.a, flags: linux.O_WRONLY, writable: true},
+		{name: "another session", ctx: e.b, flags: linux.O_RDWR, wantErr: linux.ENXIO},
+		{name: "not a task", ctx: testCtx(), flags: linux.O_RDWR, wantErr: linux.ENXIO},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fd, err := OpenControllingTerminal(tc.ctx, tc.flags)
+			if err != tc.wantErr {
+				t.Fatalf("OpenControllingTerminal: %v, want %v", err, tc.wantErr)
+			}
+			if err != nil {
+				return
+			}
+			defer fd.DecRef()
+			if !IsTTY(fd) || fd.IsReadable() != tc.readable || fd.IsWritable() != tc.writable {
+				t.Errorf("tty %v, readable %v, writable %v; want a terminal, %v, %v", IsTTY(fd), fd.IsReadable(), fd.IsWritable(), tc.readable, tc.writable)
+			}
+			// It is the same terminal: its state is shared, and bytes typed
+			// on the master come out of it.
+			if pg, sid, _ := ForegroundProcessGroup(fd); pg != e.sidA || sid != e.sidA {
+				t.Errorf("/dev/tty's foreground %d of session %d, want %d of %d", pg, sid, e.sidA, e.sidA)
+			}
+			if !tc.readable {
+				return
+			}
+			if _, err := unix.Write(e.master, []byte("z\n")); err != nil {
+				t.Fatal(err)
+			}
+			waitReadable(t, fd)
+			buf := make([]byte, 8)
+			if n, err := fd.Read(e.a, buf, vfs.ReadOptions{}); err != nil || string(buf[:n]) != "z\n" {
+				t.Errorf("read /dev/tty = %q, %v; want %q", buf[:n], err, "z\n")
+			}
+		})
+	}
+}
