@@ -27,8 +27,11 @@ type Run struct {
 	// Sentry inherits them.
 	Stdio [3]*os.File
 
-	bundle  string
-	pidFile string
+	bundle        string
+	pidFile       string
+	detach        bool
+	consoleSocket string
+	ignored       bool
 }
 
 // Name implements subcommands.Command.Name.
@@ -39,11 +42,13 @@ func (*Run) Synopsis() string { return "create and run a container in the foregr
 
 // Usage implements subcommands.Command.Usage.
 func (*Run) Usage() string {
-	return `run [--bundle DIR] [--pid-file FILE] ID:
+	return `run [--bundle DIR] [--pid-file FILE] [--detach] [--console-socket SOCKET] ID:
 	Runs the container of the OCI bundle DIR (default: the current directory)
 	in a new sandbox, under the name ID, with this process's stdin, stdout and
 	stderr, and waits for it. While it runs, <root>/ID/state.json describes it;
-	SIGINT, SIGTERM and SIGHUP are passed on to it.
+	SIGINT, SIGTERM and SIGHUP are passed on to it. With --detach it is
+	"runsc create" then "runsc start" instead, and returns once the container
+	runs. --console-socket is create's.
 
 	Exits with the container's exit code, or 128 plus the number of the signal
 	that killed it. When runsc itself fails (a bad bundle, an ID in use, a
@@ -57,6 +62,11 @@ func (*Run) Usage() string {
 func (r *Run) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&r.bundle, "bundle", "", "path to the bundle directory; default: the current directory.")
 	f.StringVar(&r.pidFile, "pid-file", "", "write the sandbox's host PID to this file.")
+	f.BoolVar(&r.detach, "detach", false, "create and start the container, and return.")
+	f.BoolVar(&r.detach, "d", false, "short for --detach.")
+	f.StringVar(&r.consoleSocket, "console-socket", "", "unix socket to send the pty master to, with process.terminal.")
+	f.BoolVar(&r.ignored, "no-pivot", false, "accepted for runc compatibility; the sandbox never pivots the host's root.")
+	f.BoolVar(&r.ignored, "no-new-keyring", false, "accepted for runc compatibility; the sandbox has no host keyring.")
 }
 
 // Execute implements subcommands.Command.Execute.
@@ -78,7 +88,22 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 	if err != nil {
 		return failure(r.Stderr, name, err)
 	}
-	code, err := runContainer(conf, id, bundle, spec, r.pidFile, r.Stdio, r.Stderr)
+	if r.detach {
+		c, _, err := createContainer(createArgs{
+			conf: conf, id: id, bundle: bundle, spec: spec, stdio: r.Stdio,
+			consoleSocket: r.consoleSocket, pidFile: r.pidFile, detached: true,
+		})
+		if err != nil {
+			return failure(r.Stderr, name, err)
+		}
+		defer c.Unlock()
+		if err := startContainer(c); err != nil {
+			// As runc: a container that cannot start is not left behind.
+			return failure(r.Stderr, name, errors.Join(err, destroyContainer(c)))
+		}
+		return subcommands.ExitSuccess
+	}
+	code, err := runContainer(conf, id, bundle, spec, r.pidFile, r.consoleSocket, r.Stdio, r.Stderr)
 	if err != nil {
 		return failure(r.Stderr, name, err)
 	}
@@ -88,7 +113,7 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 // runContainer runs the container id of the validated spec in bundle to its end
 // and returns its exit code: create, start and wait in one, with the sandbox
 // this process's own. The container's state exists for as long as it runs.
-func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile string, stdio [3]*os.File, stderr io.Writer) (int, error) {
+func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile, consoleSocket string, stdio [3]*os.File, stderr io.Writer) (int, error) {
 	// From here on a ^C must not kill runsc half-way: it is kept, and passed on
 	// once the Sentry is there to take it.
 	sigs := make(chan os.Signal, len(sandbox.ForwardedSignals))
@@ -96,7 +121,7 @@ func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidF
 	defer signal.Stop(sigs)
 
 	c, s, err := createContainer(createArgs{
-		conf: conf, id: id, bundle: bundle, spec: spec, stdio: stdio, pidFile: pidFile,
+		conf: conf, id: id, bundle: bundle, spec: spec, stdio: stdio, pidFile: pidFile, consoleSocket: consoleSocket,
 	})
 	if err != nil {
 		return 0, err
