@@ -96,7 +96,7 @@ func (e *Events) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcom
 		}
 		resp, err := control.Call(c.Dir, &control.Request{Method: control.MethodStats}, nil)
 		if err != nil {
-			if c.Status() == container.Stopped && !e.stats {
+			if _, remote := errors.AsType[*control.RemoteError](err); !remote && c.WaitStopped(hangupGrace) && !e.stats {
 				return subcommands.ExitSuccess
 			}
 			return failure(e.Stderr, name, err)

@@ -294,7 +294,7 @@ func execProcess(c *container.Container, p *specs.Process, stdio [3]*os.File, co
 	}
 	resp, err := control.Call(c.Dir, &control.Request{Method: control.MethodWait, Wait: &control.WaitArgs{PID: pid}}, nil)
 	if err != nil {
-		if c.Status() == container.Stopped {
+		if _, remote := errors.AsType[*control.RemoteError](err); !remote && c.WaitStopped(hangupGrace) {
 			// The sandbox went, and the process with it.
 			return linux.WaitStatusSignal(int(linux.SIGKILL), false), nil
 		}

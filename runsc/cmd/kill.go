@@ -97,7 +97,7 @@ func killContainer(c *container.Container, sig unix.Signal, all bool, pid int32)
 		Method: control.MethodSignal,
 		Signal: &control.SignalArgs{Signo: int(sig), All: all, PID: pid},
 	}, nil)
-	if err != nil && c.Status() == container.Stopped {
+	if _, remote := errors.AsType[*control.RemoteError](err); err != nil && !remote && c.WaitStopped(hangupGrace) {
 		return notRunning(c.ID())
 	}
 	return err

@@ -113,6 +113,11 @@ func newLifecycle(t *testing.T) *lifecycle {
 	return l
 }
 
+// with returns l for the subtest t.
+func (l *lifecycle) with(t *testing.T) *lifecycle {
+	return &lifecycle{t: t, root: l.root}
+}
+
 // run runs runsc with args after --root, and fails the test unless it exits with want.
 func (l *lifecycle) run(want int, args ...string) result {
 	l.t.Helper()
@@ -354,6 +359,7 @@ func TestKill(t *testing.T) {
 		{[]string{"--all", "TERM"}, 3},
 	} {
 		t.Run(strings.Join(append([]string{"kill"}, tc.args...), " "), func(t *testing.T) {
+			l := l.with(t)
 			sentry := l.createStart("k", bundle)
 			// The trap must be set before the signal comes.
 			time.Sleep(300 * time.Millisecond)
@@ -448,8 +454,16 @@ func TestSentryKilled(t *testing.T) {
 	if err := unix.Kill(sentry, unix.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	waitGone(t, sentry)
-	if s := l.state("c1"); s.Status != container.Stopped || s.Pid != 0 {
+	// The Sentry's threads release its files (and the lock) as they go, a
+	// moment after the kill: give it that moment.
+	var s ociState
+	for range 100 {
+		if s = l.state("c1"); s.Status == container.Stopped {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s.Status != container.Stopped || s.Pid != 0 {
 		t.Errorf("state after the Sentry was killed: %+v", s)
 	}
 	l.run(137, "wait", "c1")
@@ -534,6 +548,7 @@ func TestBadInput(t *testing.T) {
 		{"start twice", []string{"start", "live"}, 1, `container "live" is running, not created`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			l := l.with(t)
 			logFile := filepath.Join(t.TempDir(), "log.json")
 			r := l.run(tc.wantStatus, append([]string{"--log", logFile, "--log-format", "json"}, tc.args...)...)
 			if !strings.Contains(r.stderr, tc.wantErr) || strings.Count(r.stderr, "\n") != 1 {

@@ -59,8 +59,8 @@ func pauseOrResume(stderr io.Writer, name string, f *flag.FlagSet, conf *config.
 		return failure(stderr, name, fmt.Errorf("container %q is %s, not %s", c.ID(), st, from))
 	}
 	if _, err := control.Call(c.Dir, &control.Request{Method: method}, nil); err != nil {
-		if c.Status() == container.Stopped {
-			err = errors.Join(err, notRunning(c.ID()))
+		if _, remote := errors.AsType[*control.RemoteError](err); !remote && c.WaitStopped(hangupGrace) {
+			err = notRunning(c.ID())
 		}
 		return failure(stderr, name, err)
 	}

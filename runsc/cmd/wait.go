@@ -22,6 +22,9 @@ import (
 const (
 	waitPoll          = 100 * time.Millisecond
 	sentryExitTimeout = 10 * time.Second
+	// hangupGrace bounds the wait for a Sentry that no longer answers to be
+	// seen gone.
+	hangupGrace = 2 * time.Second
 )
 
 // Wait is `runsc wait`: wait for a container's process to exit.
@@ -85,10 +88,11 @@ func waitContainer(c *container.Container) (linux.WaitStatus, error) {
 			c.WaitStopped(sentryExitTimeout)
 			return linux.WaitStatus(resp.WaitStatus), nil
 		}
-		if c.Status() == container.Stopped {
-			break
-		}
 		if _, ok := errors.AsType[*control.RemoteError](err); !ok {
+			// A Sentry on its way out stops serving before it is gone.
+			if c.WaitStopped(hangupGrace) {
+				break
+			}
 			return 0, fmt.Errorf("waiting for container %q: %w", c.ID(), err)
 		}
 		// A created container has no process to wait for until it starts.
