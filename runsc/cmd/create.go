@@ -186,6 +186,14 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 	if err != nil {
 		return
 	}
+	// Neither has been reaped, so their PIDs are theirs; a start time left zero
+	// (for one that exited already) names no process, which is right.
+	sentry, _ := container.ProcessOf(s.SentryPid())
+	gofer, _ := container.ProcessOf(s.GoferPid())
+	sentry.Pid, gofer.Pid = s.SentryPid(), s.GoferPid()
+	if err = c.SetProcesses(sentry, gofer); err != nil {
+		return
+	}
 	// The Sentry holds the control socket now: its death must hang the probe up.
 	ctl.Close()
 	if err = s.WaitReady(c.Dir, readyTimeout); err != nil {
@@ -198,18 +206,7 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 			return
 		}
 	}
-	// The Gofer may have gone already if the Sentry did; a zero start time then
-	// names no process, which is right.
-	sentry, err := container.ProcessOf(s.SentryPid())
-	if err != nil {
-		err = fmt.Errorf("the sandbox died as it started: %w", err)
-		return
-	}
-	gofer, _ := container.ProcessOf(s.GoferPid())
-	if gofer.Pid == 0 {
-		gofer.Pid = s.GoferPid()
-	}
-	if err = c.SetStarted(sentry, gofer); err != nil {
+	if err = c.SetStatus(container.Created); err != nil {
 		return
 	}
 	if a.pidFile != "" {

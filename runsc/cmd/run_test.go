@@ -214,7 +214,7 @@ func TestRunDuplicateID(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.SetStarted(self, container.Process{}); err != nil {
+	if err := c.SetProcesses(self, container.Process{}); err != nil {
 		t.Fatal(err)
 	}
 	if err := c.SetStatus(container.Running); err != nil {

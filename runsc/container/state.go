@@ -444,11 +444,12 @@ func (c *Container) ExitStatus() (linux.WaitStatus, bool) {
 	return linux.WaitStatus(ws), true
 }
 
-// SetStarted records the sandbox's processes and the status Created.
-func (c *Container) SetStarted(sentry, gofer Process) error {
+// SetProcesses records the sandbox's processes, as soon as they start: a
+// creator that dies before the sandbox is ready leaves them for delete to find.
+func (c *Container) SetProcesses(sentry, gofer Process) error {
 	c.state.Pid, c.state.SentryStart = sentry.Pid, sentry.Start
 	c.state.GoferPid, c.state.GoferStart = gofer.Pid, gofer.Start
-	return c.SetStatus(Created)
+	return c.save()
 }
 
 // SetStatus records status.

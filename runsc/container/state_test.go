@@ -69,12 +69,15 @@ func TestLifecycle(t *testing.T) {
 		t.Fatalf("SandboxLock: %v", err)
 	}
 	sentry := startSleeper(t)
-	if err := c.SetStarted(sentry, Process{}); err != nil {
-		t.Fatalf("SetStarted: %v", err)
+	if err := c.SetProcesses(sentry, Process{}); err != nil {
+		t.Fatalf("SetProcesses: %v", err)
+	}
+	if err := c.SetStatus(Created); err != nil {
+		t.Fatalf("SetStatus: %v", err)
 	}
 	want.Status, want.Pid, want.SentryStart = Created, sentry.Pid, sentry.Start
 	if diff := cmp.Diff(want, readState(t, root, "c1"), ignore); diff != "" {
-		t.Errorf("state after SetStarted (-want +got):\n%s", diff)
+		t.Errorf("state after SetProcesses and SetStatus (-want +got):\n%s", diff)
 	}
 	c.Unlock()
 
