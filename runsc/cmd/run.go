@@ -14,6 +14,7 @@ import (
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"visor.dev/visor/runsc/config"
+	"visor.dev/visor/runsc/console"
 	"visor.dev/visor/runsc/container"
 	"visor.dev/visor/runsc/sandbox"
 	"visor.dev/visor/runsc/specutils"
@@ -119,6 +120,18 @@ func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidF
 	sigs := make(chan os.Signal, len(sandbox.ForwardedSignals))
 	signal.Notify(sigs, sandbox.ForwardedSignals...)
 	defer signal.Stop(sigs)
+	if spec.Process.Terminal && consoleSocket == "" {
+		// As runc: on a terminal, the container gets a pty of its own,
+		// relayed to this one in raw mode (console.Relay).
+		relay, replica, err := console.NewRelay(stdio[0], stdio[1])
+		if err != nil {
+			return 0, err
+		}
+		defer relay.Close()
+		if replica != nil {
+			stdio = [3]*os.File{replica, replica, replica}
+		}
+	}
 
 	c, s, err := createContainer(createArgs{
 		conf: conf, id: id, bundle: bundle, spec: spec, stdio: stdio, pidFile: pidFile, consoleSocket: consoleSocket,

@@ -223,16 +223,20 @@ var TerminalSignals = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.
 //
 // The caller must lead a session (started with Setsid) with no controlling
 // terminal, and tty must be nobody's controlling terminal yet, as a pty made by
-// NewPty is: it never steals a terminal. While forwarding, the caller's own
+// NewPty is: it never steals a terminal. Or tty is the caller's controlling
+// terminal already (runsc exec --tty on the user's terminal): then only the
+// signals it gets while in the foreground are forwarded. While forwarding, the caller's own
 // process group is the terminal's foreground one, so it must not read or write
 // tty itself if the process in the sandbox makes another group foreground.
 func ForwardSignals(tty *os.File, forward func(unix.Signal)) (stop func(), err error) {
 	sigs := make(chan os.Signal, 16)
 	// Before the terminal is ours: from then on ^Z could stop us.
 	signal.Notify(sigs, append([]os.Signal{unix.SIGHUP}, TerminalSignals...)...)
-	if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
-		signal.Stop(sigs)
-		return nil, fmt.Errorf("making %s the controlling terminal (TIOCSCTTY): %w", tty.Name(), err)
+	if !isControllingTerminal(tty) {
+		if err := unix.IoctlSetInt(int(tty.Fd()), unix.TIOCSCTTY, 0); err != nil {
+			signal.Stop(sigs)
+			return nil, fmt.Errorf("making %s the controlling terminal (TIOCSCTTY): %w", tty.Name(), err)
+		}
 	}
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -252,4 +256,15 @@ func ForwardSignals(tty *os.File, forward func(unix.Signal)) (stop func(), err e
 		close(done)
 		<-finished
 	}, nil
+}
+
+// isControllingTerminal reports whether tty is the calling process's controlling
+// terminal: the terminal's session is the caller's.
+func isControllingTerminal(tty *os.File) bool {
+	sid, err := unix.IoctlGetInt(int(tty.Fd()), unix.TIOCGSID)
+	if err != nil {
+		return false
+	}
+	own, err := unix.Getsid(0)
+	return err == nil && own == sid
 }

@@ -117,15 +117,15 @@ func TestNewPty(t *testing.T) {
 	}
 }
 
-// rawTermios returns f's modes without echo and output processing, so that what
-// is written comes out unchanged.
+// rawTermios returns f's modes without echo, signal characters and output
+// processing, so that what is written comes out unchanged.
 func rawTermios(t *testing.T, f *os.File) *unix.Termios {
 	t.Helper()
 	tios, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	if err != nil {
 		t.Fatalf("TCGETS: %v", err)
 	}
-	tios.Lflag &^= unix.ECHO | unix.ICANON
+	tios.Lflag &^= unix.ECHO | unix.ICANON | unix.ISIG
 	tios.Oflag &^= unix.OPOST
 	tios.Cc[unix.VMIN], tios.Cc[unix.VTIME] = 1, 0
 	return tios

@@ -126,8 +126,8 @@ func (d *ptyDriver) command(line, want string) []string {
 }
 
 // startTerminalContainer runs `runsc run` of args in a busybox container with
-// process.terminal=true, its stdio the replica of a pty made here, in a session
-// of its own without a controlling terminal (as containerd's shim starts runc).
+// process.terminal=true, as a user does in a terminal: its stdio the replica of
+// a pty made here, which is its controlling terminal, in a session of its own.
 // It returns a driver of the pty's master and the runsc process.
 func startTerminalContainer(t *testing.T, modify func(*specs.Spec), args ...string) (*ptyDriver, *exec.Cmd) {
 	t.Helper()
@@ -147,7 +147,7 @@ func startTerminalContainer(t *testing.T, modify func(*specs.Spec), args ...stri
 	id := "e2e-" + strings.ReplaceAll(t.Name(), "/", "-")
 	cmd := exec.Command(runscPath(), append(globalFlags(root), "run", "--bundle", bundle, id)...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = replica, replica, replica
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -180,9 +180,11 @@ func waitExit(t *testing.T, cmd *exec.Cmd) int {
 }
 
 // TestTerminalShell drives an interactive busybox shell in a container with a
-// terminal, like a user of `docker run -it`: the shell has the terminal as its
+// terminal, run by `runsc run` on the user's terminal (which relays it to a pty
+// of the container's own, as runc does): the shell has its terminal as
 // controlling terminal with job control, window size changes reach it, and ^C
-// and ^Z act on the foreground job only.
+// and ^Z act on the foreground job only. (TestTerminalConsoleSocket is the
+// shim's way, where the Sentry has the pty itself.)
 func TestTerminalShell(t *testing.T) {
 	d, cmd := startTerminalContainer(t, func(s *specs.Spec) {
 		s.Process.ConsoleSize = &specs.Box{Height: 30, Width: 100}
