@@ -225,9 +225,10 @@ var TerminalSignals = []os.Signal{unix.SIGINT, unix.SIGQUIT, unix.SIGTSTP, unix.
 // terminal, and tty must be nobody's controlling terminal yet, as a pty made by
 // NewPty is: it never steals a terminal. Or tty is the caller's controlling
 // terminal already (runsc exec --tty on the user's terminal): then only the
-// signals it gets while in the foreground are forwarded. While forwarding, the caller's own
-// process group is the terminal's foreground one, so it must not read or write
-// tty itself if the process in the sandbox makes another group foreground.
+// signals it gets while in the foreground are forwarded. While forwarding, the
+// caller's own process group is the terminal's foreground one, so it must not
+// read or write tty itself if the process in the sandbox makes another group
+// foreground.
 func ForwardSignals(tty *os.File, forward func(unix.Signal)) (stop func(), err error) {
 	sigs := make(chan os.Signal, 16)
 	// Before the terminal is ours: from then on ^Z could stop us.
