@@ -814,3 +814,61 @@ func TestExecExeNotOverwritable(t *testing.T) {
 	}
 	r.checkClean()
 }
+
+// sandboxProcesses creates and starts a container that sleeps, and returns its
+// Sentry's and Gofer's host PIDs, named "sentry" and "gofer".
+func sandboxProcesses(t *testing.T) map[string]int {
+	t.Helper()
+	r := newOCIRoot(t)
+	const id = "e2e-confined"
+	out := r.create(id, debianRootfs(t), "sh", "-c", "echo ready; sleep 100")
+	r.must("start", id)
+	r.waitOutput(out, "ready\n", runTimeout)
+	sentry, gofer := r.statePids(id)
+	return map[string]int{"sentry": sentry, "gofer": gofer}
+}
+
+// checkNamespaces checks that pid is in namespaces of its own of each kind in
+// kinds, not this test's.
+func checkNamespaces(t *testing.T, name string, pid int, kinds ...string) {
+	t.Helper()
+	for _, ns := range kinds {
+		mine, err := os.Readlink("/proc/self/ns/" + ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/%s", pid, ns))
+		if err != nil {
+			t.Errorf("%s (pid %d): %v", name, pid, err)
+		} else if theirs == mine {
+			t.Errorf("the %s (pid %d) is in the host's %s namespace (%s)", name, pid, ns, mine)
+		}
+	}
+}
+
+// checkRootHidden checks that a host file of the test's own cannot be reached
+// under pid's root directory: its file system is not the host's.
+func checkRootHidden(t *testing.T, name string, pid int) {
+	t.Helper()
+	sentinel := filepath.Join(t.TempDir(), "sentinel")
+	if err := os.WriteFile(sentinel, []byte("host\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, _ := os.Readlink(fmt.Sprintf("/proc/%d/root", pid))
+	if _, err := os.Stat(fmt.Sprintf("/proc/%d/root%s", pid, sentinel)); err == nil {
+		t.Errorf("the %s (pid %d, root %q) can reach the host file %s: it is not confined to a root of its own", name, pid, root, sentinel)
+	}
+}
+
+// TestSandboxNamespaces checks, on the host, that the Sentry and the Gofer of a
+// running container are in mount, network, IPC and UTS namespaces of their own,
+// and that the Gofer's root hides the host's files. What else confines them (a
+// PID namespace, the Sentry's empty root, no_new_privs, seccomp, capabilities)
+// is TestSandboxConfined's (isolation_failing_test.go).
+func TestSandboxNamespaces(t *testing.T) {
+	procs := sandboxProcesses(t)
+	for _, name := range []string{"sentry", "gofer"} {
+		checkNamespaces(t, name, procs[name], "mnt", "net", "ipc", "uts")
+	}
+	checkRootHidden(t, "gofer", procs["gofer"])
+}
