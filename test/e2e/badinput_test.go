@@ -329,3 +329,48 @@ func TestBadSignals(t *testing.T) {
 	r.must("delete", id)
 	r.checkClean()
 }
+
+// TestBadExec runs `runsc exec` into a running container with bad processes: a
+// malformed or missing --process file, no args, a relative cwd, a user that is
+// not numeric, a program that does not exist. Each fails in one line naming the
+// problem, and the container runs on with its init alone.
+func TestBadExec(t *testing.T) {
+	r := newOCIRoot(t)
+	const id = "e2e-badexec"
+	out := r.create(id, busyboxRootfs(t), "sh", "-c", "echo ready; exec sleep 100")
+	r.must("start", id)
+	r.waitOutput(out, "ready\n", runTimeout)
+	dir := t.TempDir()
+	file := func(name, content string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	for _, tc := range []struct {
+		args []string
+		want []string
+	}{
+		{[]string{"--process", file("bad.json", "{bad")}, []string{"--process", "malformed JSON"}},
+		{[]string{"--process", filepath.Join(dir, "missing.json")}, []string{"--process", "missing.json"}},
+		{[]string{"--process", file("noargs.json", `{"args": [], "cwd": "/"}`)}, []string{"args"}},
+		{[]string{"--cwd", "rel", id, "true"}, []string{`"rel"`, "absolute"}},
+		{[]string{"--user", "abc", id, "true"}, []string{`"abc"`}},
+		{[]string{id, "/visor/no/such/program"}, []string{"/visor/no/such/program"}},
+	} {
+		args := append([]string{"exec"}, tc.args...)
+		if tc.args[0] == "--process" {
+			args = append(args, id)
+		}
+		checkOneLineError(t, "exec", r.runsc(args...), tc.want...)
+		if st := r.state(id); st.Status != specs.StateRunning {
+			t.Errorf("after exec %q: %q, want running", tc.args, st.Status)
+		}
+		if ps := r.must("ps", id).stdout; strings.Count(strings.TrimSpace(ps), "\n") != 1 {
+			t.Errorf("after exec %q, ps shows more than init:\n%s", tc.args, ps)
+		}
+	}
+	r.must("delete", "--force", id)
+	r.checkClean()
+}
