@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+	"visor.dev/visor/runsc/console"
 	"visor.dev/visor/runsc/container"
 )
 
@@ -578,4 +580,138 @@ func TestBadInput(t *testing.T) {
 	checkNothingLeft(t, l.root, bundle)
 	checkNothingLeft(t, l.root, malformed)
 	checkNothingLeft(t, l.root, noRootfs)
+}
+
+// TestCreateTerminal creates a container with a terminal as containerd's shim
+// does: the pty master comes over --console-socket, and the container's
+// output on it.
+func TestCreateTerminal(t *testing.T) {
+	l := newLifecycle(t)
+	bundle := busyboxBundle(t, "/bin/sh", "-c", "echo on the terminal; exit 6")
+	data, err := os.ReadFile(filepath.Join(bundle, "config.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data = []byte(strings.Replace(string(data), `"process":{`, `"process":{"terminal":true,`, 1))
+	if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := l.run(1, "create", "--bundle", bundle, "c1"); !strings.Contains(r.stderr, "no --console-socket") {
+		t.Errorf("create of a terminal container without a socket: %q", r.stderr)
+	}
+	sock := filepath.Join(t.TempDir(), "console.sock")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	got := make(chan *os.File, 1)
+	go func() {
+		master, err := console.ReceiveMaster(ln)
+		if err != nil {
+			t.Errorf("ReceiveMaster: %v", err)
+		}
+		got <- master
+	}()
+	l.run(0, "create", "--bundle", bundle, "--console-socket", sock, "c1")
+	master := <-got
+	if master == nil {
+		t.FailNow()
+	}
+	defer master.Close()
+	l.run(0, "start", "c1")
+	l.run(6, "wait", "c1")
+	buf := make([]byte, 256)
+	n, _ := master.Read(buf)
+	if out := string(buf[:n]); !strings.Contains(out, "on the terminal\r\n") {
+		t.Errorf("terminal output %q, want the line with a CRLF", out)
+	}
+	l.run(0, "delete", "c1")
+	checkNothingLeft(t, l.root, bundle)
+}
+
+// TestPsPauseEvents checks the commands that look into a running sandbox.
+func TestPsPauseEvents(t *testing.T) {
+	l := newLifecycle(t)
+	bundle := busyboxBundle(t, "/bin/sh", "-c", "while true; do sleep 0.05; done")
+	sentry := l.createStart("c1", bundle)
+	time.Sleep(200 * time.Millisecond)
+	r := l.run(0, "ps", "c1")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); len(lines) < 2 ||
+		!strings.HasPrefix(lines[0], "UID") || !strings.Contains(lines[1], " 1 ") || !strings.HasSuffix(lines[1], "sh") {
+		t.Errorf("ps:\n%s", r.stdout)
+	}
+	r = l.run(0, "ps", "--format=json", "c1")
+	var pids []int
+	if err := json.Unmarshal([]byte(r.stdout), &pids); err != nil || len(pids) != 2 || pids[0] != sentry {
+		t.Errorf("ps --format=json = %q, want the Sentry's and the Gofer's host PIDs", r.stdout)
+	}
+	l.run(0, "pause", "c1")
+	if s := l.state("c1"); s.Status != container.Paused {
+		t.Errorf("status after pause: %s", s.Status)
+	}
+	if r := l.run(1, "pause", "c1"); !strings.Contains(r.stderr, "is paused, not running") {
+		t.Errorf("second pause: %q", r.stderr)
+	}
+	if r := l.run(1, "delete", "c1"); !strings.Contains(r.stderr, "not stopped") {
+		t.Errorf("delete of a paused container: %q", r.stderr)
+	}
+	l.run(0, "resume", "c1")
+	if s := l.state("c1"); s.Status != container.Running {
+		t.Errorf("status after resume: %s", s.Status)
+	}
+	r = l.run(0, "events", "--stats", "c1")
+	var ev struct {
+		Type, ID string
+		Data     struct {
+			Pids struct{ Current int }
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &ev); err != nil || ev.Type != "stats" || ev.ID != "c1" || ev.Data.Pids.Current < 1 {
+		t.Errorf("events --stats = %q", r.stdout)
+	}
+	l.run(0, "delete", "--force", "c1")
+	if r := l.run(1, "ps", "c1"); !strings.Contains(r.stderr, "does not exist") {
+		t.Errorf("ps of a deleted container: %q", r.stderr)
+	}
+}
+
+// TestSpecFeatures checks the two commands that need no container.
+func TestSpecFeatures(t *testing.T) {
+	for _, rootless := range []bool{false, true} {
+		dir := t.TempDir()
+		args := []string{"spec", "--bundle", dir}
+		if rootless {
+			args = append(args, "--rootless")
+		}
+		if r := runscFiles(t, args...); r.status != 0 {
+			t.Fatalf("runsc spec = %d, %q", r.status, r.stderr)
+		}
+		data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var spec specs.Spec
+		if err := json.Unmarshal(data, &spec); err != nil || spec.Process == nil || spec.Process.Args[0] != "sh" ||
+			spec.Root.Path != "rootfs" {
+			t.Errorf("spec %s: %v", data, err)
+		}
+		hasUserNS := strings.Contains(string(data), `"type": "user"`)
+		if hasUserNS != rootless || (len(spec.Linux.UIDMappings) > 0) != rootless {
+			t.Errorf("rootless=%v spec: user namespace %v, mappings %v", rootless, hasUserNS, spec.Linux.UIDMappings)
+		}
+		// An existing spec is never overwritten.
+		if r := runscFiles(t, args...); r.status != 1 || !strings.Contains(r.stderr, "exists already") {
+			t.Errorf("second runsc spec = %d, %q", r.status, r.stderr)
+		}
+	}
+	r := runscFiles(t, "features")
+	var f struct {
+		OCIVersionMin, OCIVersionMax string
+		Linux                        struct{ Namespaces, Capabilities []string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil || r.status != 0 || f.OCIVersionMax != specs.Version ||
+		len(f.Linux.Capabilities) != 41 || len(f.Linux.Namespaces) == 0 {
+		t.Errorf("runsc features = %d, %q: %v", r.status, r.stdout, err)
+	}
 }
