@@ -132,7 +132,8 @@ func Create(rootDir string, args CreateArgs) (*Container, error) {
 	if err := os.MkdirAll(rootDir, 0o711); err != nil {
 		return nil, fmt.Errorf("creating state root: %w", err)
 	}
-	tmp, err := os.MkdirTemp(rootDir, ".new-"+args.ID+"-")
+	sweepNew(rootDir)
+	tmp, err := os.MkdirTemp(rootDir, newPrefix+args.ID+"-")
 	if err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
@@ -178,6 +179,31 @@ func Create(rootDir string, args CreateArgs) (*Container, error) {
 	}
 	c.Dir = dir
 	return c, nil
+}
+
+// newPrefix starts the names of container directories still being made.
+const newPrefix = ".new-"
+
+// sweepNew removes the directories of creates that died before they finished
+// making them: those whose command lock nobody holds.
+func sweepNew(rootDir string) {
+	entries, _ := os.ReadDir(rootDir)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), newPrefix) {
+			continue
+		}
+		dir := filepath.Join(rootDir, e.Name())
+		// Not created here: a directory without its lock yet may be a create's
+		// that is just starting.
+		lock, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
+		if err != nil {
+			continue
+		}
+		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+			os.RemoveAll(dir)
+		}
+		lock.Close()
+	}
 }
 
 // currentUser names the calling user, as runc's state does: its name in

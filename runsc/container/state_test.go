@@ -289,3 +289,40 @@ func TestProcess(t *testing.T) {
 		t.Errorf("KillAndWait: %v", err)
 	}
 }
+
+// TestSweepNew checks that the leftovers of a create killed half-way are
+// removed, and those of one still at work are not.
+func TestSweepNew(t *testing.T) {
+	root := t.TempDir()
+	dead := filepath.Join(root, newPrefix+"c1-123")
+	busy := filepath.Join(root, newPrefix+"c2-456")
+	starting := filepath.Join(root, newPrefix+"c4-789")
+	for _, d := range []string{dead, busy, starting} {
+		if err := os.Mkdir(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A create that holds its lock is at work; one without a lock yet may be
+	// just starting: the sweep cannot tell, and leaves it.
+	lock, err := lockFile(filepath.Join(busy, CommandLockFile), unix.LOCK_EX)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lock.Close()
+	if err := os.WriteFile(filepath.Join(dead, CommandLockFile), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := Create(root, CreateArgs{ID: "c3", Bundle: "/b"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy()
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a dead create's directory is still there: %v", err)
+	}
+	for _, d := range []string{busy, starting} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("a live create's directory was swept: %v", err)
+		}
+	}
+}
