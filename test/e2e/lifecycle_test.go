@@ -431,3 +431,36 @@ func readFile(path string) string {
 	data, _ := os.ReadFile(path)
 	return string(data)
 }
+
+// TestKilledRun kills `runsc run` with SIGKILL while its container runs: the
+// sandbox dies with it; `runsc state` says "stopped" and `runsc delete` removes
+// what run could not.
+func TestKilledRun(t *testing.T) {
+	r := newOCIRoot(t)
+	const id = "e2e-killed-run"
+	bundle := writeBundle(t, newSpec(busyboxRootfs(t), "sh", "-c", "echo ready; exec sleep 100"), "")
+	out := filepath.Join(r.dir, "run.out")
+	f, err := os.Create(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command(runscPath(), append(globalFlags(r.root), "run", "--bundle", bundle, id)...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.waitOutput(out, "ready\n", runTimeout)
+	sentry, gofer := r.statePids(id)
+	cmd.Process.Kill()
+	cmd.Wait()
+	r.waitStatus(id, specs.StateStopped, 10*time.Second)
+	r.must("delete", id)
+	for _, p := range []int{sentry, gofer} {
+		if alive(p) {
+			t.Errorf("pid %d (sentry %d, gofer %d) still alive after delete", p, sentry, gofer)
+		}
+	}
+	r.checkGone(id)
+	r.checkClean()
+}
