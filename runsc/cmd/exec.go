@@ -76,7 +76,7 @@ func (e *Exec) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&e.processFile, "p", "", "short for --process.")
 	f.BoolVar(&e.detach, "detach", false, "return once the process runs.")
 	f.BoolVar(&e.detach, "d", false, "short for --detach.")
-	f.StringVar(&e.pidFile, "pid-file", "", "write the host PID of the runsc process that waits for the process to this file.")
+	f.StringVar(&e.pidFile, "pid-file", "", "once the process runs, write to this file the host PID of the runsc that waits for it and exits with its code.")
 	f.StringVar(&e.consoleSocket, "console-socket", "", "unix socket to send the pty master to, with a terminal.")
 	f.BoolVar(&e.tty, "tty", false, "give the process a terminal.")
 	f.BoolVar(&e.tty, "t", false, "short for --tty.")
@@ -134,8 +134,14 @@ func (e *Exec) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		}
 		return subcommands.ExitSuccess
 	}
-	ws, err := execProcess(c, p, e.Stdio, e.consoleSocket, nil)
-	if err != nil {
+	var pidErr error
+	ws, err := execProcess(c, p, e.Stdio, e.consoleSocket, func() {
+		// This runsc stands for the process on the host, as in a detached exec.
+		if e.pidFile != "" {
+			pidErr = writePidFile(e.pidFile, os.Getpid())
+		}
+	})
+	if err = errors.Join(err, pidErr); err != nil {
 		return failure(e.Stderr, name, err)
 	}
 	return subcommands.ExitStatus(sandbox.ExitCode(ws))

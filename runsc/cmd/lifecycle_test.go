@@ -715,3 +715,45 @@ func TestSpecFeatures(t *testing.T) {
 		t.Errorf("runsc features = %d, %q: %v", r.status, r.stdout, err)
 	}
 }
+
+// TestRunKilled kills a foreground `runsc run`: its sandbox dies with it, and
+// the ID it leaves is free for the next run, or for delete.
+func TestRunKilled(t *testing.T) {
+	l := newLifecycle(t)
+	bundle := busyboxBundle(t, "/bin/sleep", "100")
+	for _, then := range []string{"run", "delete"} {
+		cmd := exec.Command(runscBinary(t), "--root", l.root, "run", "--bundle", bundle, "c1")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var sentry int
+		for range 500 {
+			if c, err := container.Peek(l.root, "c1"); err == nil && c.Status() == container.Running {
+				sentry = c.State().Pid
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if sentry == 0 {
+			t.Fatal("runsc run did not get the container running")
+		}
+		cmd.Process.Kill()
+		cmd.Wait()
+		waitGone(t, sentry)
+		if then == "delete" {
+			l.run(0, "delete", "c1")
+			checkNothingLeft(t, l.root, bundle)
+			continue
+		}
+		for range 100 {
+			if l.state("c1").Status == container.Stopped {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		if r := runscFiles(t, "--root", l.root, "run", "--bundle", busyboxBundle(t, "/bin/true"), "c1"); r.status != 0 {
+			t.Errorf("run over the ID of a killed run = %d, %q", r.status, r.stderr)
+		}
+		checkNothingLeft(t, l.root, bundle)
+	}
+}
