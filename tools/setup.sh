@@ -10,12 +10,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages: Bazel 4.2.3 and the rule sets it loads from /usr/share/bazel,
-# googletest for the C++ syscall suite, kernel headers (<asm/unistd_64.h>), and what
-# images/ builds test root filesystems from.
+# googletest for the C++ syscall suite, kernel headers (<asm/unistd_64.h>), what
+# images/ builds test root filesystems from, and the engines the Docker and containerd
+# end-to-end tests drive (test/docker, test/containerd; docker.io brings runc).
 packages=(
 	bazel-bootstrap bazel-skylib bazel-platforms bazel-rules-cc bazel-rules-java bazel-rules-proto
 	g++ libgtest-dev libgmock-dev linux-libc-dev
 	busybox-static debootstrap
+	docker.io containerd
 )
 
 sudo=""

@@ -33,7 +33,11 @@ step "BUILD files are current (tools/gazelle.sh -check)"
 tools/gazelle.sh -check
 
 step "go test"
-go test -count=1 ./...
+# Everything but the engine tests, which get a step of their own below.
+go test -count=1 $(go list ./... | grep -v -e '/test/docker$' -e '/test/containerd$')
+
+step "Docker and containerd end to end (go test ./test/docker/ ./test/containerd/)"
+go test -count=1 -timeout=10m ./test/docker/ ./test/containerd/
 
 step "C++ syscall suite, natively, without Bazel (go run ./test/runner --build)"
 go run ./test/runner --build --mode=native
