@@ -123,7 +123,7 @@ func Run(args Args) (linux.WaitStatus, error) {
 		fdt.DecRef()
 		return 0, err
 	}
-	term := newTerminal(k, args.Spec.Process, fdt, logger.Printf) // terminal.go
+	term := newTerminal(k, mounts, args.Spec.Process, fdt, logger.Printf) // terminal.go
 	defer term.release()
 	pargs.BeforeStart = term.beforeStart
 	if args.Control != nil {

@@ -257,6 +257,7 @@ func (c *controller) execStdio(terminal bool, fds []*os.File) (*kernel.FDTable, 
 			fdt.DecRef()
 			return nil, nil, fmt.Errorf("terminal: %w", err)
 		}
+		c.mounts.terminalNode(tty, c.log.Printf) // terminal.go
 		for i := int32(0); i < 3; i++ {
 			if _, err := fdt.SetFD(i, tty, kernel.FDFlags{}, 3); err != nil {
 				tty.DecRef()

@@ -47,12 +47,13 @@ type terminal struct {
 
 // newTerminal returns the container's terminal if p asks for one and fd 0 of
 // fdt, init's stdin, is a host terminal; otherwise nil, and there is nothing
-// more to do (a nil *terminal's methods do nothing). It sets the terminal's
-// size to p.ConsoleSize if the spec has one, makes it the Sentry's controlling
-// terminal on the host, and starts passing on the signals it sends. Call it
+// more to do (a nil *terminal's methods do nothing). It makes the terminal's
+// node in the container's /dev/pts, sets its size to p.ConsoleSize if the spec
+// has one, makes it the Sentry's controlling terminal on the host, and starts
+// passing on the signals it sends. Call it
 // before init runs, and pass beforeStart as init's
 // kernel.CreateProcessArgs.BeforeStart; release it when the sandbox is done.
-func newTerminal(k *kernel.Kernel, p *specs.Process, fdt *kernel.FDTable, logf func(string, ...any)) *terminal {
+func newTerminal(k *kernel.Kernel, m *mounts, p *specs.Process, fdt *kernel.FDTable, logf func(string, ...any)) *terminal {
 	if p == nil || !p.Terminal {
 		return nil
 	}
@@ -66,6 +67,7 @@ func newTerminal(k *kernel.Kernel, p *specs.Process, fdt *kernel.FDTable, logf f
 		logf("process.terminal is true, but the container's stdin is not a terminal: no job control")
 		return nil
 	}
+	m.terminalNode(fd, logf)
 	hostFD, _ := host.HostFD(fd)
 	if cs := p.ConsoleSize; cs != nil && cs.Height > 0 && cs.Width > 0 {
 		ws := &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)}
@@ -86,6 +88,15 @@ func newTerminal(k *kernel.Kernel, p *specs.Process, fdt *kernel.FDTable, logf f
 	}
 	go tm.forward()
 	return tm
+}
+
+// terminalNode makes the node of fd, a host terminal, in the container's
+// /dev/pts, so that ttyname(3) finds it (see pkg/sentry/fsimpl/host): for init's
+// terminal, and for that of a process runsc exec starts with one.
+func (m *mounts) terminalNode(fd *vfs.FileDescription, logf func(string, ...any)) {
+	if err := host.CreateTerminalNode(m.ctx, m.creds, m.root, fd); err != nil {
+		logf("making the terminal's node in /dev/pts: %v", err)
+	}
 }
 
 // takeHostTerminal makes the host terminal hostFD the calling process's

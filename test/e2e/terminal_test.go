@@ -198,6 +198,8 @@ func TestTerminalShell(t *testing.T) {
 	if strings.Contains(d.shown(), "job control turned off") {
 		t.Errorf("the shell has no job control; the terminal showed:\n%s", d.shown())
 	}
+	// Its name, as ttyname(3) finds it: the node in /dev/pts is the device.
+	d.command(`echo "TTYNAME_$((1)) $(tty)"`, `TTYNAME_1 /dev/pts/[0-9]+\r?\n`)
 	// /dev/tty is the controlling terminal, even with stdio elsewhere.
 	d.command(`echo "DEVTTY_$((1+2))" >/dev/tty </dev/null 2>&1 | cat >/dev/null`, "DEVTTY_3")
 	d.command(`sh -c 'exec </dev/null >/dev/null 2>&1; read line </dev/tty; echo "READ_$line" >/dev/tty'`, "")
@@ -382,6 +384,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 	d2 := newPtyDriver(t, masterFrom(t, got2))
 	d2.expect("EXEC-PROMPT> ")
 	d2.command(`test -t 0 && echo "EXECTTY_$((2+2))"`, "EXECTTY_4")
+	d2.command(`echo "TTYNAME_$((2)) $(tty)"`, `TTYNAME_2 /dev/pts/[0-9]+\r?\n`)
 	if strings.Contains(d2.shown(), "job control turned off") {
 		t.Errorf("the exec'd shell has no job control; the terminal showed:\n%s", d2.shown())
 	}

@@ -51,7 +51,8 @@ type Options struct {
 // NewFD returns a file description for hostFD, which the Sentry owns from now on:
 // it is closed when the file description is released (also when NewFD fails). The
 // description's access mode and O_APPEND come from the host FD's; it is opened in
-// vfsObj's anonfs and shows as "host:[hostFD]" in /proc/[pid]/fd. The caller holds
+// vfsObj's anonfs and shows as "host:[hostFD]" in /proc/[pid]/fd, or a pty
+// replica as its /dev/pts path (tty_node.go). The caller holds
 // the one reference, which it typically passes to an FD table (the boot code
 // installs the container's fds 0, 1 and 2 this way).
 func NewFD(vfsObj *vfs.VirtualFilesystem, hostFD int, opts *Options) (*vfs.FileDescription, error) {
@@ -119,7 +120,11 @@ func NewFD(vfsObj *vfs.VirtualFilesystem, hostFD int, opts *Options) (*vfs.FileD
 	flags |= uint32(hostFlags) & linux.O_APPEND
 
 	mnt := anonfs.Mount(vfsObj)
-	d := anonfs.NewDentry(mnt, "host:["+strconv.Itoa(hostFD)+"]", func(vfs.Context, vfs.StatOptions) (linux.Statx, error) {
+	name := "host:[" + strconv.Itoa(hostFD) + "]"
+	if ttyName, ok := terminalName(&st); ok && isTTY {
+		name = ttyName
+	}
+	d := anonfs.NewDentry(mnt, name, func(vfs.Context, vfs.StatOptions) (linux.Statx, error) {
 		return f.stat()
 	})
 	f.vfsfd.Init(f, flags, mnt, d, &vfs.FileDescriptionOptions{
@@ -299,7 +304,8 @@ func (f *fileDescription) Stat(vfs.Context, vfs.StatOptions) (linux.Statx, error
 }
 
 // stat synthesizes the file's status from the host's fstat: its type, mode,
-// size and times; owner and inode number as the host has them.
+// size and times; owner and inode number as the host has them, except that a
+// terminal with a node in the sandbox is that node's inode (tty_node.go).
 func (f *fileDescription) stat() (linux.Statx, error) {
 	var st unix.Stat_t
 	if err := unix.Fstat(int(f.hostFD), &st); err != nil {
@@ -308,7 +314,7 @@ func (f *fileDescription) stat() (linux.Statx, error) {
 	ts := func(t unix.Timespec) linux.StatxTimestamp {
 		return linux.StatxTimestamp{Sec: t.Sec, Nsec: uint32(t.Nsec)}
 	}
-	return linux.Statx{
+	sx := linux.Statx{
 		Mask:      linux.STATX_BASIC_STATS,
 		Blksize:   uint32(st.Blksize),
 		Nlink:     uint32(st.Nlink),
@@ -325,7 +331,11 @@ func (f *fileDescription) stat() (linux.Statx, error) {
 		RdevMinor: unix.Minor(st.Rdev),
 		DevMajor:  unix.Major(st.Dev),
 		DevMinor:  unix.Minor(st.Dev),
-	}, nil
+	}
+	if f.tty != nil {
+		f.tty.statAsNode(&sx)
+	}
+	return sx, nil
 }
 
 // SetStat implements vfs.FileDescriptionImpl.SetStat: the host file's metadata is

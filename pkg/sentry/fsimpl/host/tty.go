@@ -55,6 +55,9 @@ type ttyState struct {
 	session kernel.ThreadID
 	// fg is the foreground process group.
 	fg kernel.ThreadID
+	// node is the identity of the terminal's node in the sandbox, if it has
+	// one (tty_node.go).
+	node *nodeID
 }
 
 // ttyKey names a host terminal in a sandbox: the sandbox's VFS (one per kernel)
@@ -88,6 +91,7 @@ func attachTTY(f *fileDescription, vfsObj *vfs.VirtualFilesystem, st *unix.Stat_
 				ttys.m = make(map[ttyKey]*ttyState)
 			}
 			ttys.m[key] = s
+			registerTerminalDevice(vfsObj, st)
 		}
 	}
 	s.fds[f] = struct{}{}
@@ -118,17 +122,23 @@ func OpenControllingTerminal(ctx vfs.Context, flags uint32) (*vfs.FileDescriptio
 	}
 	vfsObj := t.Kernel().VFS()
 	sid := t.ThreadGroup().SessionID()
+	return openTerminal(vfsObj, flags, func(key ttyKey, s *ttyState) bool {
+		return key.vfs == vfsObj && s.session == sid && sid != 0
+	})
+}
+
+// openTerminal returns a new file description of the first host terminal in
+// ttys that match selects (called with the state locked), with flags's access
+// mode; ENXIO if there is none.
+func openTerminal(vfsObj *vfs.VirtualFilesystem, flags uint32, match func(ttyKey, *ttyState) bool) (*vfs.FileDescription, error) {
 	hostFD, err := func() (int, error) {
 		ttys.mu.Lock()
 		defer ttys.mu.Unlock()
 		for key, s := range ttys.m {
-			if key.vfs != vfsObj {
-				continue
-			}
 			s.mu.Lock()
-			ours := s.session == sid && sid != 0
+			ok := match(key, s)
 			s.mu.Unlock()
-			if !ours {
+			if !ok {
 				continue
 			}
 			// Any of its FDs: each is open (detachTTY runs before the close).

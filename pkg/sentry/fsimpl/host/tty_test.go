@@ -6,6 +6,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/pkg/sentry/fsimpl/tmpfs"
 	"visor.dev/visor/pkg/sentry/kernel"
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 	"visor.dev/visor/pkg/sentry/vfs"
@@ -376,5 +377,86 @@ func TestOpenControllingTerminal(t *testing.T) {
 				t.Errorf("read /dev/tty = %q, %v; want %q", buf[:n], err, "z\n")
 			}
 		})
+	}
+}
+
+func TestTerminalNode(t *testing.T) {
+	e := newTTYEnv(t)
+	var st unix.Stat_t
+	if err := unix.Fstat(e.replica, &st); err != nil {
+		t.Fatal(err)
+	}
+	name, ok := terminalName(&st)
+	if !ok {
+		t.Fatalf("the host pty replica (device %d:%d) has no /dev/pts name", unix.Major(st.Rdev), unix.Minor(st.Rdev))
+	}
+	// /proc/[pid]/fd shows the name.
+	vd := e.f1.VirtualDentry()
+	root := vfs.VirtualDentry{}
+	if got, err := e.vfs.PathnameWithDeleted(testCtx(), root, vd); err != nil || got != name {
+		t.Errorf("pathname %q, %v; want %q", got, err, name)
+	}
+
+	// A root with /dev/pts, as devfs has.
+	e.vfs.MustRegisterFilesystemType(tmpfs.Name, tmpfs.FilesystemType{}, &vfs.RegisterFilesystemTypeOptions{AllowUserMount: true, AllowUserList: true})
+	creds := auth.NewRootCredentials(auth.NewRootUserNamespace())
+	ctx := testCtx()
+	mntns, err := e.vfs.NewMountNamespace(ctx, creds, "", tmpfs.Name, &vfs.MountOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := mntns.Root()
+	pop := func(p string) *vfs.PathOperation { return &vfs.PathOperation{Root: r, Start: r, Path: p} }
+	for _, dir := range []string{"/dev", "/dev/pts"} {
+		if err := e.vfs.MkdirAt(ctx, creds, pop(dir), &vfs.MkdirOptions{Mode: 0o755}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 2; i++ { // the second time it exists already
+		if err := CreateTerminalNode(ctx, creds, r, e.f1); err != nil {
+			t.Fatalf("CreateTerminalNode (%d): %v", i, err)
+		}
+	}
+	node, err := e.vfs.StatAt(ctx, creds, pop(name), &vfs.StatOptions{})
+	if err != nil {
+		t.Fatalf("stat %s: %v", name, err)
+	}
+	fst, err := e.f1.Stat(ctx, vfs.StatOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if node.Mode&linux.S_IFMT != linux.S_IFCHR || node.RdevMajor != fst.RdevMajor || node.RdevMinor != fst.RdevMinor {
+		t.Errorf("node %s: mode %#o device %d:%d; want a character device %d:%d, the terminal's", name, node.Mode, node.RdevMajor, node.RdevMinor, fst.RdevMajor, fst.RdevMinor)
+	}
+	// ttyname(3)'s check: fstat of the terminal is the node, for every FD of it.
+	for _, f := range []*vfs.FileDescription{e.f1, e.f2} {
+		fst, err := f.Stat(ctx, vfs.StatOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fst.Ino != node.Ino || fst.DevMajor != node.DevMajor || fst.DevMinor != node.DevMinor {
+			t.Errorf("fstat of the terminal: inode %d on %d:%d; want the node's, %d on %d:%d", fst.Ino, fst.DevMajor, fst.DevMinor, node.Ino, node.DevMajor, node.DevMinor)
+		}
+	}
+	// Opening the node opens the terminal.
+	fd, err := e.vfs.OpenAt(ctx, creds, pop(name), &vfs.OpenOptions{Flags: linux.O_RDWR})
+	if err != nil {
+		t.Fatalf("open %s: %v", name, err)
+	}
+	defer fd.DecRef()
+	if !IsTTY(fd) {
+		t.Errorf("%s opened a non-terminal", name)
+	}
+	if _, err := unix.Write(e.master, []byte("n\n")); err != nil {
+		t.Fatal(err)
+	}
+	waitReadable(t, fd)
+	buf := make([]byte, 4)
+	if n, err := fd.Read(ctx, buf, vfs.ReadOptions{}); err != nil || string(buf[:n]) != "n\n" {
+		t.Errorf("read %s = %q, %v", name, buf[:n], err)
+	}
+	// A pipe has no node.
+	if err := CreateTerminalNode(ctx, creds, r, hostPipeFD(t)); err != linux.ENOTTY {
+		t.Errorf("CreateTerminalNode(pipe) = %v, want ENOTTY", err)
 	}
 }
