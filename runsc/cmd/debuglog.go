@@ -20,6 +20,11 @@ func (nopCloser) Close() error { return nil }
 // stderr when --debug or --strace asks for output, else nowhere.
 func openDebugLog(conf *config.Config, id, process string, stderr io.Writer) (io.WriteCloser, error) {
 	dest := conf.DebugLog
+	if l, ok := stderr.(*ErrorLog); ok {
+		// Debug lines are not errors: they go to stderr only, never to --log
+		// as error entries.
+		stderr = l.stderr
+	}
 	if dest == "" {
 		if conf.Debug || conf.Strace {
 			return nopCloser{stderr}, nil
