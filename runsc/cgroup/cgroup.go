@@ -611,11 +611,13 @@ func readPids(d string, s *Stats) error {
 	return err
 }
 
-// Destroy removes the cgroup: it waits briefly for the cgroup to have no process
-// left, then removes the directories New created, children before parents. A parent
-// that another cgroup still uses stays. It kills nothing: a cgroup that does not
-// empty is an error and is left in place. Destroying a removed cgroup is no error.
+// Destroy removes the cgroup: it thaws it if frozen (a killed task of a frozen v1
+// cgroup cannot die), waits briefly for it to have no process left, then removes
+// the directories New created, children before parents. A parent that another
+// cgroup still uses stays. It kills nothing: a cgroup that does not empty is an
+// error and is left in place. Destroying a removed cgroup is no error.
 func (c *Cgroup) Destroy() error {
+	thawErr := c.thawIfFrozen()
 	deadline := time.Now().Add(emptyTimeout)
 	for {
 		// Directories already gone (a Destroy that failed half way) have no processes.
@@ -627,7 +629,8 @@ func (c *Cgroup) Destroy() error {
 			break
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("destroying cgroup %s: processes %v still in it after %v", c.st.Path, pids, emptyTimeout)
+			err := fmt.Errorf("destroying cgroup %s: processes %v still in it after %v", c.st.Path, pids, emptyTimeout)
+			return errors.Join(err, thawErr)
 		}
 		time.Sleep(pollInterval)
 	}
@@ -635,6 +638,27 @@ func (c *Cgroup) Destroy() error {
 		return fmt.Errorf("destroying cgroup %s: %w", c.st.Path, err)
 	}
 	return nil
+}
+
+// thawIfFrozen thaws the cgroup if it is frozen or freezing; a cgroup without a
+// freezer, or already removed, is not.
+func (c *Cgroup) thawIfFrozen() error {
+	var name, thawed string
+	if c.st.Version == 2 {
+		name, thawed = filepath.Join(c.st.Dir, "cgroup.freeze"), "0"
+	} else if d, ok := c.st.Controllers["freezer"]; ok {
+		name, thawed = filepath.Join(d, "freezer.state"), "THAWED"
+	} else {
+		return nil
+	}
+	v, err := readString(name)
+	if errors.Is(err, fs.ErrNotExist) || (err == nil && v == thawed) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return c.Thaw()
 }
 
 // removeCreated removes the created directories, leaf to root. A cgroup with no

@@ -488,3 +488,40 @@ func TestHostParallel(t *testing.T) {
 		}
 	}
 }
+
+func TestHostDestroyFrozen(t *testing.T) {
+	hostHierarchy(t)
+	id := testID(t)
+	c, err := New(&specs.Spec{}, id)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Destroy() })
+	sleep := exec.Command("sleep", "1000")
+	start(t, sleep)
+	if err := c.Install(sleep.Process.Pid); err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	if err := c.Freeze(); err != nil {
+		t.Fatalf("Freeze: %v", err)
+	}
+	// Runs before start's cleanup: reaping a killed task of a frozen v1 cgroup would
+	// hang if Destroy failed to thaw it.
+	t.Cleanup(func() { c.Thaw() })
+	// As delete --force of a paused sandbox does: kill, then destroy. On v1 the kill
+	// stays pending until the cgroup thaws, which Destroy does.
+	if err := sleep.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatalf("Destroy of a frozen cgroup whose process was killed: %v", err)
+	}
+	for _, d := range c.dirs() {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s still there after Destroy (%v)", d, err)
+		}
+	}
+	if err := sleep.Wait(); err == nil {
+		t.Error("sleep exited 0; want killed")
+	}
+}

@@ -212,7 +212,8 @@ func TestV2Lifecycle(t *testing.T) {
 			case <-time.After(time.Millisecond):
 			}
 			// Through a rename: a read of cgroupfs never sees a half-written file.
-			if v, err := os.ReadFile(filepath.Join(leaf, "cgroup.freeze")); err == nil {
+			// An empty read is our own write, half done.
+			if v, err := os.ReadFile(filepath.Join(leaf, "cgroup.freeze")); err == nil && len(v) > 0 {
 				tmp := filepath.Join(leaf, "events.tmp")
 				if os.WriteFile(tmp, []byte("populated 1\nfrozen "+strings.TrimSpace(string(v))+"\n"), 0o644) == nil {
 					os.Rename(tmp, filepath.Join(leaf, "cgroup.events"))
