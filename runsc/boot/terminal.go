@@ -50,9 +50,9 @@ type terminal struct {
 // more to do (a nil *terminal's methods do nothing). It makes the terminal's
 // node in the container's /dev/pts, sets its size to p.ConsoleSize if the spec
 // has one, makes it the Sentry's controlling terminal on the host, and starts
-// passing on the signals it sends. Call it
-// before init runs, and pass beforeStart as init's
-// kernel.CreateProcessArgs.BeforeStart; release it when the sandbox is done.
+// passing on the signals it sends. Call it before init runs, and pass
+// beforeStart as init's kernel.CreateProcessArgs.BeforeStart; release it when
+// the sandbox is done.
 func newTerminal(k *kernel.Kernel, m *mounts, p *specs.Process, fdt *kernel.FDTable, logf func(string, ...any)) *terminal {
 	if p == nil || !p.Terminal {
 		return nil
