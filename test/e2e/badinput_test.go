@@ -374,3 +374,34 @@ func TestBadExec(t *testing.T) {
 	r.must("delete", "--force", id)
 	r.checkClean()
 }
+
+// TestBadCreateFlags gives create flags it cannot honour: a pid file in a
+// directory that does not exist (found out only once the sandbox runs), fds to
+// preserve that it cannot pass, a console socket that does not exist or does not
+// go with the spec's terminal setting. Each fails in one line naming the flag,
+// and nothing is left: the sandbox started for the pid file is gone.
+func TestBadCreateFlags(t *testing.T) {
+	rootfs := busyboxRootfs(t)
+	plain := writeBundle(t, newSpec(rootfs, "sleep", "100"), "")
+	tty := newSpec(rootfs, "sleep", "100")
+	tty.Process.Terminal = true
+	terminal := writeBundle(t, tty, "")
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, tc := range []struct {
+		bundle string
+		flags  []string
+		want   []string
+	}{
+		{plain, []string{"--pid-file", filepath.Join(missing, "pid")}, []string{"pid file", missing}},
+		{plain, []string{"--preserve-fds", "100000"}, []string{"--preserve-fds=100000"}},
+		{plain, []string{"--preserve-fds", "-5"}, []string{"--preserve-fds=-5"}},
+		{plain, []string{"--console-socket", filepath.Join(missing, "sock")}, []string{"--console-socket", "process.terminal"}},
+		{terminal, []string{"--console-socket", filepath.Join(missing, "sock")}, []string{"--console-socket", filepath.Join(missing, "sock")}},
+		{terminal, nil, []string{"process.terminal", "--console-socket"}},
+	} {
+		r := newOCIRoot(t)
+		args := append(append([]string{"create", "--bundle", tc.bundle}, tc.flags...), "e2e-badflags")
+		checkOneLineError(t, "create", r.runsc(args...), tc.want...)
+		r.checkClean()
+	}
+}
