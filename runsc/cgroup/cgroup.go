@@ -7,8 +7,9 @@
 // /proc/self/cgroup: cgroup v2 (one unified hierarchy; the controllers are enabled in
 // each parent's cgroup.subtree_control) and cgroup v1, where each controller has its
 // own hierarchy and the sandbox gets one directory in each (cpuset, cpu, cpuacct,
-// memory, pids, freezer). On a hybrid host, where the v1 controllers sit beside an
-// empty cgroup2 mount, v1 is used: the controllers are where the limits work.
+// memory, pids, freezer). v2 is preferred when its mount offers the controllers; on a
+// hybrid host, where the v1 controllers sit beside a cgroup2 mount without them, v1 is
+// used: the controllers are where the limits work.
 //
 // The cgroup outlives the runsc command that made it: create makes it, delete (another
 // process) removes it. State is the JSON form that passes between the two; Load turns
@@ -347,6 +348,9 @@ func load(st State, h *hierarchy, o ops) (*Cgroup, error) {
 		if st.Dir == "" || len(st.Controllers) != 0 {
 			return nil, fmt.Errorf("cgroup v2 state needs a directory and no v1 controllers")
 		}
+		if !below(h.unified.point, st.Dir) {
+			return nil, fmt.Errorf("cgroup state: directory %q is not below %s", st.Dir, h.unified.point)
+		}
 		points = []string{h.unified.point}
 	} else {
 		if st.Dir != "" || len(st.Controllers) == 0 {
@@ -362,9 +366,6 @@ func load(st State, h *hierarchy, o ops) (*Cgroup, error) {
 			}
 			points = append(points, m.point)
 		}
-	}
-	if h.version == 2 && !below(h.unified.point, st.Dir) {
-		return nil, fmt.Errorf("cgroup state: directory %q is not below %s", st.Dir, h.unified.point)
 	}
 	c := &Cgroup{st: st, ops: o}
 	// Created directories must be the cgroup or its parents, never something else.
@@ -411,21 +412,14 @@ func (c *Cgroup) dirs() []string {
 	if c.st.Version == 2 {
 		return []string{c.st.Dir}
 	}
+	// Load accepts only controllers of v1Controllers, so this is all of them.
 	var ds []string
 	for _, ctrl := range v1Controllers {
 		if d, ok := c.st.Controllers[ctrl]; ok && !slices.Contains(ds, d) {
 			ds = append(ds, d)
 		}
 	}
-	// Controllers Load accepted that this build does not list, last.
-	var rest []string
-	for _, d := range c.st.Controllers {
-		if !slices.Contains(ds, d) && !slices.Contains(rest, d) {
-			rest = append(rest, d)
-		}
-	}
-	sort.Strings(rest)
-	return append(ds, rest...)
+	return ds
 }
 
 // Install moves process pid, with all its threads, into the cgroup. Its future
@@ -526,7 +520,11 @@ func (c *Cgroup) freeze(frozen bool) error {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("cgroup %s: not %s after %v", dir, want, freezeTimeout)
+			state := "thawed"
+			if frozen {
+				state = "frozen"
+			}
+			return fmt.Errorf("cgroup %s: not %s after %v", dir, state, freezeTimeout)
 		}
 		// A v1 freezer can stay FREEZING when a task was busy when it was asked;
 		// asking again retries the tasks that did not stop (as runc does).
@@ -542,10 +540,13 @@ func (c *Cgroup) freeze(frozen bool) error {
 // Stats reads the cgroup's usage. A controller the host lacks leaves its fields 0.
 func (c *Cgroup) Stats() (Stats, error) {
 	var s Stats
+	var err error
 	if c.st.Version == 2 {
-		return s, c.stats2(&s)
+		err = c.stats2(&s)
+	} else {
+		err = c.stats1(&s)
 	}
-	return s, c.stats1(&s)
+	return s, err
 }
 
 func (c *Cgroup) stats1(s *Stats) error {

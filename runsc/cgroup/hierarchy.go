@@ -52,14 +52,20 @@ func detect() (*hierarchy, error) {
 		return nil, fmt.Errorf("reading own cgroup: %w", err)
 	}
 	defer cg.Close()
-	return parseHierarchy(mi, cg)
+	return parseHierarchy(mi, cg, func(point string) string {
+		// Unreadable reads as none: then the v2 mount is not the one to use.
+		b, _ := os.ReadFile(filepath.Join(point, "cgroup.controllers"))
+		return string(b)
+	})
 }
 
-// parseHierarchy chooses the cgroup version from the mount table and this process's
-// cgroup membership. Version 1 wins when any controller Visor uses is attached to a
-// v1 hierarchy (the hybrid layout: the controllers are all on v1 and the cgroup2
-// mount beside them has none); version 2 needs a cgroup2 mount and a "0::" line.
-func parseHierarchy(mountinfo, procCgroup io.Reader) (*hierarchy, error) {
+// parseHierarchy chooses the cgroup version from the mount table, this process's
+// cgroup membership and, through controllers, the cgroup.controllers file at a
+// cgroup2 mount point. Version 2 is preferred when its mount offers any controller
+// Visor uses; otherwise version 1 when any of them is on a v1 hierarchy (the hybrid
+// layout: the controllers are on v1 and the cgroup2 mount beside them has none of
+// them); otherwise a bare cgroup2 mount. Version 2 needs a "0::" line.
+func parseHierarchy(mountinfo, procCgroup io.Reader, controllers func(point string) string) (*hierarchy, error) {
 	h := &hierarchy{v1: map[string]mount{}, own: map[string]string{}}
 	var unified *mount
 	sc := bufio.NewScanner(mountinfo)
@@ -125,13 +131,17 @@ func parseHierarchy(mountinfo, procCgroup io.Reader) (*hierarchy, error) {
 			delete(h.v1, c)
 		}
 	}
+	v2 := unified != nil && unifiedLine
+	v2Offers := v2 && slices.ContainsFunc(strings.Fields(controllers(unified.point)), func(c string) bool {
+		return slices.Contains(v2Controllers, c)
+	})
 	switch {
-	case len(h.v1) > 0:
-		h.version = 1
-	case unified != nil && unifiedLine:
+	case v2Offers, v2 && len(h.v1) == 0:
 		h.version = 2
 		h.unified = *unified
 		h.v1 = nil
+	case len(h.v1) > 0:
+		h.version = 1
 	default:
 		return nil, fmt.Errorf("no usable cgroup hierarchy: neither v1 controllers (%s) nor a cgroup2 file system is mounted", strings.Join(v1Controllers, ", "))
 	}

@@ -37,13 +37,16 @@ func TestParseHierarchy(t *testing.T) {
 	for _, tc := range []struct {
 		name             string
 		mountinfo, procs string
-		want             *hierarchy
-		err              string
+		// controllers is the cgroup2 mount's cgroup.controllers.
+		controllers string
+		want        *hierarchy
+		err         string
 	}{
 		{
-			name:      "hybrid uses v1",
-			mountinfo: hybridMountinfo,
-			procs:     hybridCgroup,
+			name:        "hybrid uses v1",
+			mountinfo:   hybridMountinfo,
+			procs:       hybridCgroup,
+			controllers: "hugetlb\n",
 			want: &hierarchy{
 				version: 1,
 				v1: map[string]mount{
@@ -74,9 +77,21 @@ func TestParseHierarchy(t *testing.T) {
 			},
 		},
 		{
-			name:      "unified",
-			mountinfo: "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
-			procs:     "0::/user.slice/session-1.scope\n",
+			name:        "hybrid whose cgroup2 has the controllers prefers v2",
+			mountinfo:   hybridMountinfo,
+			procs:       hybridCgroup,
+			controllers: "pids hugetlb\n",
+			want: &hierarchy{
+				version: 2,
+				unified: mount{point: "/sys/fs/cgroup/unified", root: "/"},
+				own:     map[string]string{"": "/", "cpu": "/", "cpuacct": "/", "cpuset": "/", "memory": "/process_api/c8", "freezer": "/", "pids": "/"},
+			},
+		},
+		{
+			name:        "unified",
+			controllers: "cpuset cpu io memory pids",
+			mountinfo:   "30 23 0:26 / /sys/fs/cgroup rw,nosuid - cgroup2 cgroup2 rw,nsdelegate\n",
+			procs:       "0::/user.slice/session-1.scope\n",
 			want: &hierarchy{
 				version: 2,
 				unified: mount{point: "/sys/fs/cgroup", root: "/"},
@@ -107,7 +122,7 @@ func TestParseHierarchy(t *testing.T) {
 		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got, err := parseHierarchy(strings.NewReader(tc.mountinfo), strings.NewReader(tc.procs))
+			got, err := parseHierarchy(strings.NewReader(tc.mountinfo), strings.NewReader(tc.procs), func(string) string { return tc.controllers })
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("parseHierarchy = %+v, %v; want error containing %q", got, err, tc.err)

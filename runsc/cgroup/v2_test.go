@@ -269,7 +269,7 @@ func TestV2FreezeTimeout(t *testing.T) {
 	}
 	// Nothing plays the kernel: cgroup.events never says frozen.
 	err = c.Freeze()
-	if err == nil || !strings.Contains(err.Error(), "not 1 after") {
+	if err == nil || !strings.Contains(err.Error(), "not frozen after") {
 		t.Errorf("Freeze = %v; want a timeout", err)
 	}
 	if got := f.read("visor/box/cgroup.freeze"); got != "0" {
