@@ -872,3 +872,42 @@ func TestSandboxNamespaces(t *testing.T) {
 	}
 	checkRootHidden(t, "gofer", procs["gofer"])
 }
+
+// TestNoHostDeviceNodes has the container make device nodes in a read-write bind
+// mount (/dev/mem's 1:1, /dev/null's 1:3, the first disk's block device 8:0) and
+// open them: no character or block device may appear in the host directory,
+// which would give whoever opens it the host's memory or disk.
+func TestNoHostDeviceNodes(t *testing.T) {
+	bindDir := t.TempDir()
+	res := runDebian(t, "", func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/data", Type: "bind", Source: bindDir, Options: []string{"rbind", "rw"}})
+	}, "python3", "-c", `
+import errno, os, stat
+for name, kind, dev in [("mem", stat.S_IFCHR, (1, 1)), ("null", stat.S_IFCHR, (1, 3)), ("sda", stat.S_IFBLK, (8, 0))]:
+    p = "/data/" + name
+    try:
+        os.mknod(p, kind | 0o666, os.makedev(*dev))
+        made = "made"
+    except OSError as e:
+        made = errno.errorcode[e.errno]
+    try:
+        os.close(os.open(p, os.O_RDONLY | os.O_NONBLOCK))
+        opened = "opened"
+    except OSError as e:
+        opened = errno.errorcode[e.errno]
+    print(name, made, opened)
+`)
+	t.Logf("container: status %d, stdout %q, stderr %q", res.status, res.stdout, res.stderr)
+	if res.status != 0 || strings.Count(res.stdout, "\n") != 3 {
+		t.Errorf("container: status %d, stdout %q, stderr %q; want 0 and a line per node", res.status, res.stdout, res.stderr)
+	}
+	entries, err := os.ReadDir(bindDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Type()&(os.ModeDevice|os.ModeCharDevice) != 0 {
+			t.Errorf("the container made the device node %s on the host (%v)", filepath.Join(bindDir, e.Name()), e.Type())
+		}
+	}
+}
