@@ -99,7 +99,9 @@ func startContainerd(t *testing.T) *containerd {
 	defer logf.Close()
 	c.cmd = exec.Command(containerdBin, "--config", config)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
-	c.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	// Its own process group: a ^C to the test must not reach it before the
+	// cleanup has removed the containers. SIGTERM if the test dies without one.
+	c.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Pdeathsig: unix.SIGTERM}
 	if err := c.cmd.Start(); err != nil {
 		t.Fatalf("starting containerd: %v", err)
 	}
@@ -263,6 +265,7 @@ func TestContainerd(t *testing.T) {
 			t.Run("bind", cs.bind)
 			t.Run("detached", cs.detached)
 			t.Run("kill", cs.kill)
+			t.Run("tty", cs.tty)
 			t.Run("cleanup", cs.cleanup)
 		})
 	}
@@ -550,6 +553,12 @@ func (cs *cases) kill(t *testing.T) {
 	if got, _ := os.ReadFile(logFile); string(got) != "ready\n" {
 		t.Errorf("task output %q, want %q (no SIGTERM seen)", got, "ready\n")
 	}
+}
+
+// tty checks ctr run -t through a pty this test drives.
+func (cs *cases) tty(t *testing.T) {
+	args := append([]string{"--address", cs.c.sock, "--namespace", ns}, cs.runArgs([]string{"--rm", "-t"}, cs.id("tty"), "sh")...)
+	engine.CheckTerminal(t, exec.Command(ctrBin, args...))
 }
 
 // cleanup checks that killing and deleting a running task and its container

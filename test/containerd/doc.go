@@ -4,7 +4,10 @@
 // `ctr images import`, and drives `ctr run --runtime io.containerd.runc.v2
 // --runc-binary RUNTIME` — containerd's runc shim running the runtime as it runs
 // runc — checking output, exit codes, env, bind mounts, exec, SIGTERM and SIGKILL,
-// and that a deleted container leaves nothing on the host.
+// a terminal (ctr run -t on a pty), and that a deleted container leaves nothing on
+// the host. (ctr 1.6 builds the runc shim's options, BinaryName included, from
+// --runc-binary and --runc-root; its --runtime-config-path applies only to other
+// runtimes.)
 //
 // Every case runs against runc too (test/engine: $VISOR_TEST_RUNTIMES), which
 // proves the harness. It needs root and containerd; without them it skips.

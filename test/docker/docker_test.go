@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -117,8 +115,8 @@ func startDockerd(t *testing.T, rts []engine.Runtime) *dockerd {
 	)
 	d.cmd.Stdout, d.cmd.Stderr = logf, logf
 	// Its own process group: a ^C to the test must not reach it before the
-	// cleanup has removed the containers.
-	d.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true}
+	// cleanup has removed the containers. SIGTERM if the test dies without one.
+	d.cmd.SysProcAttr = &unix.SysProcAttr{Setpgid: true, Pdeathsig: unix.SIGTERM}
 	if err := d.cmd.Start(); err != nil {
 		t.Fatalf("starting dockerd: %v", err)
 	}
@@ -446,105 +444,11 @@ func (c *cases) kill(t *testing.T) {
 	}
 }
 
-// tty checks docker run -it through a pty this test drives: the shell prompts,
-// sees the terminal's size, runs a command and exits with the status it was
-// given.
+// tty checks docker run -it through a pty this test drives.
 func (c *cases) tty(t *testing.T) {
-	const rows, cols = 37, 91
-	master, replica, err := engine.OpenPty(rows, cols)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer master.Close()
 	cmd := exec.Command(dockerBin, "run", "-it", "--rm", "--runtime="+runtimeName(c.rt), image, "sh")
 	cmd.Env = append(os.Environ(), c.d.env()...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = replica, replica, replica
-	cmd.SysProcAttr = &unix.SysProcAttr{Setsid: true, Setctty: true}
-	if err := cmd.Start(); err != nil {
-		replica.Close()
-		t.Fatal(err)
-	}
-	replica.Close()
-	var waitErr error
-	exited := make(chan struct{})
-	go func() {
-		waitErr = cmd.Wait()
-		close(exited)
-	}()
-
-	var (
-		mu  sync.Mutex
-		out bytes.Buffer
-	)
-	read := make(chan struct{})
-	go func() {
-		defer close(read)
-		buf := make([]byte, 4096)
-		for {
-			master.SetReadDeadline(time.Now().Add(engine.CommandTimeout))
-			n, err := master.Read(buf)
-			mu.Lock()
-			out.Write(buf[:n])
-			mu.Unlock()
-			if err != nil { // EIO once the last replica is closed
-				return
-			}
-		}
-	}()
-	output := func() string {
-		mu.Lock()
-		defer mu.Unlock()
-		return out.String()
-	}
-	fail := func(format string, args ...any) {
-		t.Helper()
-		cmd.Process.Kill()
-		<-exited
-		t.Fatalf(format+"; terminal output %q", append(args, output())...)
-	}
-
-	deadline := time.Now().Add(time.Minute)
-	for !strings.Contains(output(), "# ") {
-		select {
-		case <-exited:
-			<-read
-			t.Fatalf("docker run -it exited (%v) before the shell prompted; terminal output %q", waitErr, output())
-		default:
-		}
-		if time.Now().After(deadline) {
-			fail("no shell prompt within a minute")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	if _, err := master.Write([]byte("stty size; echo h''i; exit 5\n")); err != nil {
-		fail("writing to the terminal: %v", err)
-	}
-	var status int
-	select {
-	case <-exited:
-		if ee, ok := errors.AsType[*exec.ExitError](waitErr); ok {
-			status = ee.ExitCode()
-		} else if waitErr != nil {
-			t.Fatal(waitErr)
-		}
-	case <-time.After(engine.CommandTimeout):
-		fail("docker run -it still running %v after exit", engine.CommandTimeout)
-	}
-	<-read
-	lines := strings.Split(strings.ReplaceAll(output(), "\r\n", "\n"), "\n")
-	if status != 5 {
-		t.Errorf("docker run -it exited %d, want 5; terminal output %q", status, output())
-	}
-	// "echo h''i" echoed back by the terminal is not the line "hi".
-	for _, want := range []string{fmt.Sprintf("%d %d", rows, cols), "hi"} {
-		found := false
-		for _, l := range lines {
-			found = found || l == want
-		}
-		if !found {
-			t.Errorf("no line %q in the terminal output %q", want, output())
-		}
-	}
+	engine.CheckTerminal(t, cmd)
 }
 
 // rmForce checks that docker rm -f of a running container leaves no process, no

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -256,7 +257,7 @@ func Leftovers(rt Runtime, before []int, id, stateDir string, wait time.Duration
 			left = append(left, err.Error())
 		}
 		for _, pid := range pids {
-			if !contains(before, pid) {
+			if !slices.Contains(before, pid) {
 				cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
 				left = append(left, fmt.Sprintf("process %d running %s: %s", pid, rt.Binary, strings.ReplaceAll(string(cmdline), "\x00", " ")))
 			}
@@ -286,15 +287,6 @@ func Leftovers(rt Runtime, before []int, id, stateDir string, wait time.Duration
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-}
-
-func contains(s []int, v int) bool {
-	for _, x := range s {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 // StopProcess ends a process this test started (a daemon): SIGTERM, then SIGKILL
@@ -354,7 +346,7 @@ func CheckRunsIn(t *testing.T, rt Runtime, pid int) {
 		t.Fatal(err)
 	}
 	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
-	switch isRT := contains(pids, pid); {
+	switch isRT := slices.Contains(pids, pid); {
 	case rt.Name == "runsc" && !isRT:
 		t.Errorf("the container's host process %d runs %q, not %s", pid, exe, rt.Binary)
 	case rt.Name != "runsc" && isRT:
