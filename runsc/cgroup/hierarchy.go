@@ -34,7 +34,8 @@ type hierarchy struct {
 	version int
 	// v1 maps a controller to its mount (version 1).
 	v1 map[string]mount
-	// unified is the cgroup2 mount (version 2).
+	// unified is the cgroup2 mount, if this process is in it (version 2, and on a
+	// hybrid version 1 host, where it has no controller Visor uses).
 	unified mount
 	// own maps a controller (version 1) or "" (version 2) to this process's cgroup.
 	own map[string]string
@@ -132,13 +133,15 @@ func parseHierarchy(mountinfo, procCgroup io.Reader, controllers func(point stri
 		}
 	}
 	v2 := unified != nil && unifiedLine
+	if v2 {
+		h.unified = *unified
+	}
 	v2Offers := v2 && slices.ContainsFunc(strings.Fields(controllers(unified.point)), func(c string) bool {
 		return slices.Contains(v2Controllers, c)
 	})
 	switch {
 	case v2Offers, v2 && len(h.v1) == 0:
 		h.version = 2
-		h.unified = *unified
 		h.v1 = nil
 	case len(h.v1) > 0:
 		h.version = 1

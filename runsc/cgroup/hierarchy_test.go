@@ -49,6 +49,7 @@ func TestParseHierarchy(t *testing.T) {
 			controllers: "hugetlb\n",
 			want: &hierarchy{
 				version: 1,
+				unified: mount{point: "/sys/fs/cgroup/unified", root: "/"},
 				v1: map[string]mount{
 					"cpu":     {point: "/sys/fs/cgroup/cpu", root: "/"},
 					"cpuacct": {point: "/sys/fs/cgroup/cpuacct", root: "/"},

@@ -525,3 +525,88 @@ func TestHostDestroyFrozen(t *testing.T) {
 		t.Error("sleep exited 0; want killed")
 	}
 }
+
+// TestHostUnifiedOnHybrid runs the v2 code on the real kernel where the host is v1
+// with a cgroup2 mount beside it: that mount has no controllers Visor uses, but the
+// core of v2 (cgroup.procs, cgroup.freeze, cgroup.events, cpu.stat) is all there.
+func TestHostUnifiedOnHybrid(t *testing.T) {
+	h := hostHierarchy(t)
+	if h.version == 2 {
+		t.Skip("the host is cgroup v2: TestHostLifecycle runs the v2 code on it")
+	}
+	if h.unified.point == "" {
+		t.Skip("no cgroup2 mount beside the v1 hierarchies")
+	}
+	probe := filepath.Join(h.unified.point, fmt.Sprintf("visor-probe-%d", os.Getpid()))
+	if err := os.Mkdir(probe, 0o755); err != nil {
+		t.Skipf("the cgroup2 mount is not writable: %v", err)
+	}
+	unix.Rmdir(probe)
+	uh := &hierarchy{version: 2, unified: h.unified, own: map[string]string{"": h.own[""]}}
+
+	id := testID(t)
+	_, err := newCgroup(&specs.Spec{Linux: &specs.Linux{Resources: &specs.LinuxResources{Pids: pids(10)}}}, id, uh, hostOps)
+	if want := "config.json " + fieldPidsLimit + ": the pids controller is not enabled in"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("New with a pids limit and no pids controller = %v; want an error containing %q", err, want)
+	}
+	if _, err := os.Stat(filepath.Join(h.unified.point, "visor", id)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("failed New left its cgroup (%v)", err)
+	}
+
+	c, err := newCgroup(&specs.Spec{}, id, uh, hostOps)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Destroy() })
+	ticks := filepath.Join(t.TempDir(), "ticks")
+	if err := os.WriteFile(ticks, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sh := exec.Command("/bin/sh", "-c", `while :; do echo x >> "$1"; sleep 0.02; done`, "sh", ticks)
+	start(t, sh)
+	t.Cleanup(func() { c.Thaw() })
+	if err := c.Install(sh.Process.Pid); err != nil {
+		t.Fatalf("Install: %v", err)
+	}
+	if got := cgroupsOf(t, uh, sh.Process.Pid, sh.Process.Pid)[""]; got != c.Path() {
+		t.Errorf("shell in cgroup %q; want %q", got, c.Path())
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := c.Freeze(); err != nil {
+		t.Fatalf("Freeze: %v", err)
+	}
+	if got := frozenState(t, c); got != "frozen 1" {
+		t.Errorf("after Freeze cgroup.events says %q", got)
+	}
+	before := fileSize(t, ticks)
+	time.Sleep(300 * time.Millisecond)
+	if after := fileSize(t, ticks); after != before {
+		t.Errorf("the frozen shell wrote: %d bytes then %d", before, after)
+	}
+	if err := c.Thaw(); err != nil {
+		t.Fatalf("Thaw: %v", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); fileSize(t, ticks) == before; {
+		if time.Now().After(deadline) {
+			t.Fatal("the thawed shell does not run")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	stats, err := c.Stats()
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if stats.CPUTime <= 0 {
+		t.Errorf("Stats = %+v; want CPU time", stats)
+	}
+	sh.Process.Kill()
+	sh.Wait()
+	if err := c.Destroy(); err != nil {
+		t.Fatalf("Destroy: %v", err)
+	}
+	for _, d := range append(c.State().Created, c.State().Dir) {
+		if _, err := os.Stat(d); !errors.Is(err, fs.ErrNotExist) && !hasSubdir(d) {
+			t.Errorf("%s still there after Destroy (%v)", d, err)
+		}
+	}
+}
