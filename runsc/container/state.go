@@ -184,17 +184,23 @@ func Create(rootDir string, args CreateArgs) (*Container, error) {
 // newPrefix starts the names of container directories still being made.
 const newPrefix = ".new-"
 
+// sweepAge is how old a half-made directory must be before a sweep takes it:
+// a create takes its lock a moment after making the directory, and until then
+// a free lock does not mean a dead create.
+const sweepAge = time.Minute
+
 // sweepNew removes the directories of creates that died before they finished
-// making them: those whose command lock nobody holds.
+// making them: those, not new, whose command lock nobody holds.
 func sweepNew(rootDir string) {
 	entries, _ := os.ReadDir(rootDir)
 	for _, e := range entries {
 		if !strings.HasPrefix(e.Name(), newPrefix) {
 			continue
 		}
+		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < sweepAge {
+			continue
+		}
 		dir := filepath.Join(rootDir, e.Name())
-		// Not created here: a directory without its lock yet may be a create's
-		// that is just starting.
 		lock, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
 		if err != nil {
 			continue

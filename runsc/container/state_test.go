@@ -297,20 +297,29 @@ func TestSweepNew(t *testing.T) {
 	dead := filepath.Join(root, newPrefix+"c1-123")
 	busy := filepath.Join(root, newPrefix+"c2-456")
 	starting := filepath.Join(root, newPrefix+"c4-789")
-	for _, d := range []string{dead, busy, starting} {
+	young := filepath.Join(root, newPrefix+"c5-000")
+	for _, d := range []string{dead, busy, starting, young} {
 		if err := os.Mkdir(d, 0o700); err != nil {
 			t.Fatal(err)
 		}
 	}
-	// A create that holds its lock is at work; one without a lock yet may be
-	// just starting: the sweep cannot tell, and leaves it.
+	// A create that holds its lock is at work; one without a lock yet, or
+	// whose directory is new, may be just starting: the sweep leaves them.
 	lock, err := lockFile(filepath.Join(busy, CommandLockFile), unix.LOCK_EX)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer lock.Close()
-	if err := os.WriteFile(filepath.Join(dead, CommandLockFile), nil, 0o600); err != nil {
-		t.Fatal(err)
+	for _, d := range []string{dead, young} {
+		if err := os.WriteFile(filepath.Join(d, CommandLockFile), nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	old := time.Now().Add(-2 * sweepAge)
+	for _, d := range []string{dead, busy, starting} {
+		if err := os.Chtimes(d, old, old); err != nil {
+			t.Fatal(err)
+		}
 	}
 	c, err := Create(root, CreateArgs{ID: "c3", Bundle: "/b"})
 	if err != nil {
@@ -320,7 +329,7 @@ func TestSweepNew(t *testing.T) {
 	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("a dead create's directory is still there: %v", err)
 	}
-	for _, d := range []string{busy, starting} {
+	for _, d := range []string{busy, starting, young} {
 		if _, err := os.Stat(d); err != nil {
 			t.Errorf("a live create's directory was swept: %v", err)
 		}
