@@ -436,6 +436,66 @@ func (c *Cgroup) Install(pid int) error {
 	return nil
 }
 
+// Join moves the calling process, with all its threads, into the cgroup, so that the
+// processes it starts until restore are born inside it: unlike Install after the
+// start, this leaves no moment in which a child could fork outside the cgroup.
+// restore moves the calling process back to the cgroups it was in. While joined, the
+// caller counts against the cgroup's limits.
+func (c *Cgroup) Join() (restore func() error, err error) {
+	h, err := detect()
+	if err != nil {
+		return nil, err
+	}
+	// Where each of our directories' hierarchies has us now.
+	var back []string
+	add := func(m mount, own string) error {
+		d, err := m.dir(cgroupPath{name: ".", relative: true}, own)
+		if err != nil {
+			return err
+		}
+		if !slices.Contains(back, d) {
+			back = append(back, d)
+		}
+		return nil
+	}
+	if c.st.Version == 2 {
+		if h.unified.point == "" {
+			return nil, fmt.Errorf("joining cgroup: this process is in no cgroup2 hierarchy")
+		}
+		err = add(h.unified, h.own[""])
+	} else {
+		for _, ctrl := range v1Controllers {
+			if _, ok := c.st.Controllers[ctrl]; !ok {
+				continue
+			}
+			m, ok := h.v1[ctrl]
+			if !ok {
+				return nil, fmt.Errorf("joining cgroup: controller %s is not mounted", ctrl)
+			}
+			if err = add(m, h.own[ctrl]); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("joining cgroup: %w", err)
+	}
+	restore = func() error {
+		pid := strconv.Itoa(os.Getpid())
+		var errs []error
+		for _, d := range back {
+			if err := writeFile(d, "cgroup.procs", pid); err != nil {
+				errs = append(errs, fmt.Errorf("leaving cgroup: %w", err))
+			}
+		}
+		return errors.Join(errs...)
+	}
+	if err := c.Install(os.Getpid()); err != nil {
+		return nil, errors.Join(err, restore())
+	}
+	return restore, nil
+}
+
 // Procs returns the processes (thread group IDs) in the cgroup, sorted.
 func (c *Cgroup) Procs() ([]int, error) {
 	return c.procs(false)

@@ -610,3 +610,48 @@ func TestHostUnifiedOnHybrid(t *testing.T) {
 		}
 	}
 }
+
+func TestHostJoin(t *testing.T) {
+	h := hostHierarchy(t)
+	c, err := New(&specs.Spec{}, testID(t))
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	t.Cleanup(func() { c.Destroy() })
+	before, err := os.ReadFile("/proc/self/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore, err := c.Join()
+	if err != nil {
+		t.Fatalf("Join: %v", err)
+	}
+	for ctrl, p := range cgroupsOf(t, h, os.Getpid(), os.Getpid()) {
+		if p != c.Path() {
+			t.Errorf("joined, this process is in %s cgroup %q; want %q", ctrl, p, c.Path())
+		}
+	}
+	sleep := exec.Command("sleep", "1000")
+	startErr := sleep.Start()
+	if err := restore(); err != nil {
+		t.Fatalf("restore: %v", err)
+	}
+	if startErr != nil {
+		t.Fatal(startErr)
+	}
+	t.Cleanup(func() {
+		sleep.Process.Kill()
+		sleep.Wait()
+	})
+	if after, err := os.ReadFile("/proc/self/cgroup"); err != nil || string(after) != string(before) {
+		t.Errorf("after restore this process is in\n%s\nwant\n%s", after, before)
+	}
+	if procs, err := c.Procs(); err != nil || !slices.Equal(procs, []int{sleep.Process.Pid}) {
+		t.Errorf("Procs = %v, %v; want only the child started while joined (%d)", procs, err, sleep.Process.Pid)
+	}
+	for ctrl, p := range cgroupsOf(t, h, sleep.Process.Pid, sleep.Process.Pid) {
+		if p != c.Path() {
+			t.Errorf("child in %s cgroup %q; want %q", ctrl, p, c.Path())
+		}
+	}
+}
