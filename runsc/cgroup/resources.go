@@ -264,8 +264,8 @@ func v2Settings(r *specs.LinuxResources) ([]setting, error) {
 	return s, nil
 }
 
-// maxOr formats a limit, with a negative value (-1) meaning "max" (no limit), or
-// the -1/0 quota meaning no quota.
+// maxOr formats a checked limit for v2 (and v1's pids.max): a positive value as is,
+// -1 (and, for a cpu.max quota, 0: only the period was given) as "max", no limit.
 func maxOr(v int64) string {
 	if v <= 0 {
 		return "max"
