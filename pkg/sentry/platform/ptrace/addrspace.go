@@ -6,7 +6,6 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
-	"syscall"
 
 	"golang.org/x/sys/unix"
 
@@ -107,75 +106,25 @@ func (as *AddressSpace) serve(started chan<- error) {
 	as.shutdown()
 }
 
-// start forks and execs the stub and sets up its address space.
+// start forks the stub from the zygote, then seizes it: from here on the
+// calling thread is its tracer.
 //
 // Precondition: called on serve's locked OS thread.
 func (as *AddressSpace) start() error {
-	// The stub gets no stdio; fd 3 is the memory file, fd 4 its own executable,
-	// which exec finds through /proc (the path resolves in the child, after the
-	// fds were arranged). Setsid keeps terminal signals away from it.
-	none := ^uintptr(0)
-	attr := &syscall.ProcAttr{
-		Env:   []string{},
-		Files: []uintptr{none, none, none, as.p.memFile.Fd(), uintptr(as.p.stubFD)},
-		Sys: &syscall.SysProcAttr{
-			Ptrace:    true,
-			Pdeathsig: syscall.SIGKILL,
-			Setsid:    true,
-		},
-	}
-	pid, err := syscall.ForkExec(fmt.Sprintf("/proc/self/fd/%d", stubSelfFD), []string{"visor-stub"}, attr)
+	pid, err := as.p.zygote.fork()
 	if err != nil {
-		return fmt.Errorf("starting the ptrace stub: %w", err)
+		return err
 	}
-	as.master = thread{tgid: int32(pid), tid: int32(pid), tracer: int32(unix.Gettid()), cpu: -1}
-
-	// PTRACE_TRACEME + exec: the stub stops with SIGTRAP before its first
-	// instruction.
-	st, err := as.master.wait()
-	if err != nil {
-		return fmt.Errorf("waiting for the ptrace stub: %w", err)
+	as.master = thread{tgid: pid, tid: pid, tracer: int32(unix.Gettid()), cpu: -1}
+	as.initRegs = as.p.zygote.initRegs
+	if err := as.master.seize(); err != nil {
+		return err
 	}
-	if !st.stopped() || st.stopSig() != int(unix.SIGTRAP) {
-		return fmt.Errorf("ptrace stub %d %v, want a SIGTRAP stop at exec", pid, st)
-	}
-	if err := ptraceRaw(unix.PTRACE_SETOPTIONS, as.master.tid, 0, ptraceOptions); err != nil {
-		return fmt.Errorf("PTRACE_SETOPTIONS on stub %d: %w", pid, err)
-	}
-	if err := getRegs(as.master.tid, &as.initRegs); err != nil {
-		return fmt.Errorf("PTRACE_GETREGS on stub %d: %w", pid, err)
-	}
-
-	// Map the stub page at stubAddr, running from the exec-time copy.
-	m := &as.master
-	r, err := m.syscall(&as.initRegs, stubLoadAddr+offSyscall, stubLoadAddr+offSyscall+3,
-		unix.SYS_MMAP, stubAddr, pageSize, unix.PROT_READ|unix.PROT_EXEC, unix.MAP_PRIVATE|unix.MAP_FIXED, stubSelfFD, 0)
-	if err != nil {
-		return fmt.Errorf("mapping the stub page: %w", err)
-	}
-	if r != stubAddr {
-		return fmt.Errorf("mapping the stub page: got %#x, want %#x", r, uintptr(stubAddr))
-	}
-	// From now on run from stubAddr. Unmap everything else below the top of the
-	// user address space (stubAddr+pageSize == hostTaskSize): the ELF's first copy,
-	// the stack, the vDSO and vvar. The vsyscall page is above TASK_SIZE and can't
-	// be unmapped; it is outside [MinUserAddress, MaxUserAddress) anyway.
-	steps := []struct {
-		what string
-		nr   uintptr
-		args []uintptr
-	}{
-		{"unmapping the stub's initial mappings", unix.SYS_MUNMAP, []uintptr{0, stubAddr}},
-		// Drop fd 4 and any non-close-on-exec fd the Sentry leaked.
-		{"closing stub fds", closeRangeSyscall, []uintptr{stubSelfFD, ^uintptr(0) >> 32, 0}},
-		{"naming the stub", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NAME, stubNameAddr, 0, 0, 0}},
-		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
-		{"installing the stub's seccomp filter", unix.SYS_SECCOMP, []uintptr{seccompSetModeFilt, 0, stubFprogAddr}},
-	}
-	for _, s := range steps {
-		if _, err := m.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, s.nr, s.args...); err != nil {
-			return fmt.Errorf("%s: %w", s.what, err)
-		}
+	// The stub set PR_SET_PDEATHSIG itself unless the seizure came first;
+	// PTRACE_O_EXITKILL covers the rest of its life, this the time the
+	// Sentry is alive but not tracing it.
+	if _, err := as.master.syscall(&as.initRegs, stubSyscallAddr, stubSyscallEnd, unix.SYS_PRCTL, unix.PR_SET_PDEATHSIG, uintptr(unix.SIGKILL)); err != nil {
+		return fmt.Errorf("ptrace: setting the stub's death signal: %w", err)
 	}
 	return nil
 }
@@ -364,28 +313,9 @@ func (as *AddressSpace) newThread(tracer int32) (*thread, error) {
 		return nil, fmt.Errorf("ptrace: cloning a stub thread: %w", err)
 	}
 	t := &thread{tgid: as.master.tgid, tid: int32(tid), tracer: tracer, cpu: -1}
-	if err := ptraceRaw(unix.PTRACE_SEIZE, t.tid, 0, ptraceOptions); err != nil {
-		// The thread parks in pause(2) untraced; it dies with the process.
-		return nil, fmt.Errorf("ptrace: PTRACE_SEIZE of stub thread %d: %w", t.tid, err)
-	}
-	if err := ptraceRaw(unix.PTRACE_INTERRUPT, t.tid, 0, 0); err != nil {
-		return nil, fmt.Errorf("ptrace: PTRACE_INTERRUPT of stub thread %d: %w", t.tid, err)
-	}
-	for {
-		st, err := t.wait()
-		if err != nil {
-			return nil, fmt.Errorf("ptrace: waiting for stub thread %d: %w", t.tid, err)
-		}
-		if !st.stopped() {
-			return nil, fmt.Errorf("ptrace: new stub thread %d %v", t.tid, st)
-		}
-		if st.event() == ptraceEventStop {
-			break
-		}
-		// A signal got there first; suppress it and wait for the interrupt.
-		if err := t.resume(unix.PTRACE_CONT); err != nil {
-			return nil, fmt.Errorf("ptrace: PTRACE_CONT of stub thread %d: %w", t.tid, err)
-		}
+	// On failure the thread parks in pause(2) untraced; it dies with the process.
+	if err := t.seize(); err != nil {
+		return nil, err
 	}
 	as.mu.Lock()
 	if as.released {

@@ -4,7 +4,9 @@
 //
 // An AddressSpace is a stub process: a one-page static executable (stub.go) with no
 // libc, whose address space is emptied at start-up except for its own page at the top
-// of the user address space. Ranges of the Sentry's memory file (passed to the stub as
+// of the user address space. Only one stub, the zygote, is exec'd, when the platform
+// starts; every address space's stub is forked from it (zygote.go), so the Sentry
+// needs neither a host path nor fork and exec of its own afterwards. Ranges of the Sentry's memory file (passed to the stub as
 // fd 3) are mapped into it by injecting mmap and munmap syscalls into the stub's first
 // thread, the master, which a goroutine locked to its OS thread traces for the
 // address space's life.
@@ -19,8 +21,8 @@
 // Hardening: the stub has no_new_privs and a seccomp filter that kills it for any
 // host syscall made from outside its own page, so application code that ever ran
 // untraced (its tracer gone) could not make a single host syscall. The stub is
-// killed when its tracers exit (PTRACE_O_EXITKILL) and when the master's tracer
-// thread or the Sentry dies (PR_SET_PDEATHSIG).
+// killed when its tracers exit (PTRACE_O_EXITKILL) and when the zygote's tracer
+// thread, its parent, or the Sentry dies (PR_SET_PDEATHSIG).
 //
 // Floating-point state: each stub thread keeps its own x87/SSE/AVX registers between
 // switches, so a thread's FP state persists as long as it keeps its Context and
@@ -45,8 +47,8 @@ import (
 // Platform is the ptrace platform.
 type Platform struct {
 	memFile *os.File
-	// stubFD is a read-only fd of the stub executable (a memfd).
-	stubFD int
+	// zygote is the stub every address space's stub is forked from.
+	zygote *zygote
 	// pin makes Switch bind each stub thread to its tracer's current CPU.
 	pin atomic.Bool
 
@@ -58,13 +60,20 @@ type Platform struct {
 var _ platform.Platform = (*Platform)(nil)
 
 // New returns a ptrace platform whose address spaces map ranges of memFile, the
-// Sentry's memory file.
+// Sentry's memory file. It starts the zygote (see zygote.go), so it needs the
+// host's /proc; once it returns, the platform needs no host path, nor any system
+// call that creates a process other than ptrace's own.
 func New(memFile *os.File) (*Platform, error) {
 	fd, err := stubFile()
 	if err != nil {
 		return nil, err
 	}
-	p := &Platform{memFile: memFile, stubFD: fd, spaces: make(map[*AddressSpace]struct{})}
+	defer unix.Close(fd)
+	z, err := startZygote(int(memFile.Fd()), fd)
+	if err != nil {
+		return nil, err
+	}
+	p := &Platform{memFile: memFile, zygote: z, spaces: make(map[*AddressSpace]struct{})}
 	p.pin.Store(true)
 	return p, nil
 }
@@ -122,9 +131,9 @@ func (p *Platform) Release() {
 	for as := range spaces {
 		as.Release()
 	}
-	if p.stubFD >= 0 {
-		unix.Close(p.stubFD)
-		p.stubFD = -1
+	if p.zygote != nil {
+		p.zygote.stop()
+		p.zygote = nil
 	}
 }
 

@@ -3,6 +3,7 @@ package ptrace
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sys/unix"
 )
@@ -51,7 +52,8 @@ const (
 	offFilter  = 0xc0 // seccomp BPF program (sock_filter[filterLen])
 	offFprog   = 0x100
 	offName    = 0x110 // "visor-stub\0", the stub's comm (PR_SET_NAME)
-	stubSize   = 0x120 // bytes of the file; the rest of the page is zero
+	offFork    = 0x120 // the zygote's fork: see forkTrap
+	stubSize   = 0x160 // bytes of the file; the rest of the page is zero
 )
 
 // Addresses in the relocated stub.
@@ -61,6 +63,8 @@ const (
 	stubSyscallEnd = stubSyscallAddr + 3
 	stubCloneAddr  = stubAddr + offClone
 	stubCloneEnd   = stubCloneAddr + 8 // after "syscall; test; jz; int3"
+	stubForkAddr   = stubAddr + offFork
+	stubForkEnd    = stubForkAddr + 8 // after "syscall; test; jz; int3"
 	stubFprogAddr  = stubAddr + offFprog
 	stubNameAddr   = stubAddr + offName
 )
@@ -86,6 +90,28 @@ var (
 		0x74, 0x01, // jz +1 (skip int3)
 		0xcc, // int3
 	}, pauseLoop...)
+	// forkTrap runs clone(CLONE_PARENT) in the zygote (see zygote.go). The
+	// zygote (rax != 0) stops with SIGTRAP. The new stub process (rax == 0)
+	// asks for SIGKILL when its parent, the Sentry, dies, then checks that the
+	// Sentry (pid in r12) had not died already, and parks in the pause loop
+	// until the Sentry seizes it; if the Sentry is gone it exits.
+	forkTrap = slices.Concat([]byte{
+		0x0f, 0x05, // syscall
+		0x48, 0x85, 0xc0, // test rax, rax
+		0x74, 0x01, // jz +1 (skip int3)
+		0xcc,                          // int3
+		0xb8, unix.SYS_PRCTL, 0, 0, 0, // mov eax, SYS_prctl
+		0xbf, unix.PR_SET_PDEATHSIG, 0, 0, 0, // mov edi, PR_SET_PDEATHSIG
+		0xbe, byte(unix.SIGKILL), 0, 0, 0, // mov esi, SIGKILL
+		0x0f, 0x05, // syscall
+		0xb8, unix.SYS_GETPPID, 0, 0, 0, // mov eax, SYS_getppid
+		0x0f, 0x05, // syscall
+		0x4c, 0x39, 0xe0, // cmp rax, r12
+		0x74, 0x09, // je +9 (skip the exit)
+		0xb8, unix.SYS_EXIT_GROUP, 0, 0, 0, // mov eax, SYS_exit_group
+		0x31, 0xff, // xor edi, edi
+		0x0f, 0x05, // syscall
+	}, pauseLoop)
 )
 
 // seccomp/BPF constants.
@@ -190,6 +216,7 @@ func buildStub() []byte {
 	// at the filter in the relocated page.
 	le.PutUint16(img[offFprog:], filterLen)
 	le.PutUint64(img[offFprog+8:], stubAddr+offFilter)
-	put(offName, []byte(stubName+"\x00"), stubSize)
+	put(offName, []byte(stubName+"\x00"), offFork)
+	put(offFork, forkTrap, stubSize)
 	return img
 }

@@ -1,9 +1,7 @@
 package ptrace
 
 import (
-	"errors"
 	"fmt"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -94,9 +92,9 @@ func (t *thread) waitExit() {
 // (a task goroutine's OS thread ends with the task): the tracer's exit detaches
 // the thread, and a detached thread is reaped by the kernel without a word to
 // anyone, so a wait4 blocked on its TID would never return. It polls instead, and
-// stops once the TID is gone from its process.
+// stops once the TID is gone from its process (tgkill with signal 0 says ESRCH;
+// the Sentry runs without /proc).
 func (t *thread) waitExitOrGone() {
-	task := fmt.Sprintf("/proc/%d/task/%d", t.tgid, t.tid)
 	for {
 		var ws unix.WaitStatus
 		pid, err := unix.Wait4(int(t.tid), &ws, unix.WALL|unix.WNOHANG, nil)
@@ -108,10 +106,41 @@ func (t *thread) waitExitOrGone() {
 		case pid != 0 && !(waitStatus{uint32(ws)}).stopped():
 			return
 		case pid == 0:
-			if _, err := os.Stat(task); errors.Is(err, os.ErrNotExist) {
+			if unix.Tgkill(int(t.tgid), int(t.tid), 0) == unix.ESRCH {
 				return
 			}
 			time.Sleep(time.Millisecond)
+		}
+	}
+}
+
+// seize makes the calling OS thread the tracer of t, a stub thread parked
+// untraced in the pause loop, and waits for it to stop. PTRACE_SEIZE +
+// PTRACE_INTERRUPT (rather than PTRACE_ATTACH and SIGSTOP) keep job-control stops
+// out of the picture: a SIGSTOP would stop the whole stub thread group.
+//
+// Precondition: the caller is locked to its OS thread, whose TID is t.tracer.
+func (t *thread) seize() error {
+	if err := ptraceRaw(unix.PTRACE_SEIZE, t.tid, 0, ptraceOptions); err != nil {
+		return fmt.Errorf("ptrace: PTRACE_SEIZE of stub thread %d: %w", t.tid, err)
+	}
+	if err := ptraceRaw(unix.PTRACE_INTERRUPT, t.tid, 0, 0); err != nil {
+		return fmt.Errorf("ptrace: PTRACE_INTERRUPT of stub thread %d: %w", t.tid, err)
+	}
+	for {
+		st, err := t.wait()
+		if err != nil {
+			return fmt.Errorf("ptrace: waiting for stub thread %d: %w", t.tid, err)
+		}
+		if !st.stopped() {
+			return fmt.Errorf("ptrace: new stub thread %d %v", t.tid, st)
+		}
+		if st.event() == ptraceEventStop {
+			return nil
+		}
+		// A signal got there first; suppress it and wait for the interrupt.
+		if err := t.resume(unix.PTRACE_CONT); err != nil {
+			return fmt.Errorf("ptrace: PTRACE_CONT of stub thread %d: %w", t.tid, err)
 		}
 	}
 }
