@@ -323,15 +323,16 @@ func (cs *cases) run(t *testing.T) {
 		cmd        []string
 		wantStatus int
 		wantStdout string
+		wantStderr string
 	}{
-		{"echo", []string{"echo", "hello", "world"}, 0, "hello world\n"},
-		{"exit 3", []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, 3, "out\n"},
-		{"pid 1", []string{"sh", "-c", "echo $$"}, 0, "1\n"},
+		{"echo", []string{"echo", "hello", "world"}, 0, "hello world\n", ""},
+		{"exit 3", []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, 3, "out\n", "err\n"},
+		{"pid 1", []string{"sh", "-c", "echo $$"}, 0, "1\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := cs.ctrRun(t, "", nil, cs.id(fmt.Sprint("run", i)), tc.cmd...)
-			if res.Status != tc.wantStatus || res.Stdout != tc.wantStdout {
-				t.Errorf("ctr run %q: %v; want exit %d, stdout %q", tc.cmd, res, tc.wantStatus, tc.wantStdout)
+			if res.Status != tc.wantStatus || res.Stdout != tc.wantStdout || res.Stderr != tc.wantStderr {
+				t.Errorf("ctr run %q: %v; want exit %d, stdout %q, stderr %q", tc.cmd, res, tc.wantStatus, tc.wantStdout, tc.wantStderr)
 			}
 		})
 	}

@@ -249,17 +249,18 @@ func (c *cases) run(t *testing.T) {
 		stdin      string
 		wantStatus int
 		wantStdout string
+		wantStderr string
 	}{
-		{"echo", nil, []string{"echo", "hello", "world"}, "", 0, "hello world\n"},
-		{"exit 3", nil, []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, "", 3, "out\n"},
-		{"stdin", []string{"-i"}, []string{"sh", "-c", "read x; echo got $x"}, "line\n", 0, "got line\n"},
-		{"hostname and pid 1", []string{"--hostname", "box"}, []string{"sh", "-c", "hostname; echo $$"}, "", 0, "box\n1\n"},
+		{"echo", nil, []string{"echo", "hello", "world"}, "", 0, "hello world\n", ""},
+		{"exit 3", nil, []string{"sh", "-c", "echo out; echo err >&2; exit 3"}, "", 3, "out\n", "err\n"},
+		{"stdin", []string{"-i"}, []string{"sh", "-c", "read x; echo got $x"}, "line\n", 0, "got line\n", ""},
+		{"hostname and pid 1", []string{"--hostname", "box"}, []string{"sh", "-c", "hostname; echo $$"}, "", 0, "box\n1\n", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := append(append(append([]string{"--rm"}, tc.opts...), image), tc.cmd...)
 			res := c.dockerRun(t, tc.stdin, args...)
-			if res.Status != tc.wantStatus || res.Stdout != tc.wantStdout {
-				t.Errorf("docker run %q: %v; want exit %d, stdout %q", args, res, tc.wantStatus, tc.wantStdout)
+			if res.Status != tc.wantStatus || res.Stdout != tc.wantStdout || res.Stderr != tc.wantStderr {
+				t.Errorf("docker run %q: %v; want exit %d, stdout %q, stderr %q", args, res, tc.wantStatus, tc.wantStdout, tc.wantStderr)
 			}
 		})
 	}
