@@ -1,6 +1,7 @@
 // Package fsgofer is the Gofer's file system: it serves one host directory (a
-// container's rootfs or a bind mount's source) over lisafs, and is the only code in
-// Visor that opens host files on the Sentry's behalf.
+// container's rootfs or a bind mount's source) or one host regular file (a bind mount
+// of a single file, such as the /etc/hosts Docker mounts) over lisafs, and is the
+// only code in Visor that opens host files on the Sentry's behalf.
 //
 // Security is the point of it. The Sentry names files only by FD IDs and single path
 // components, and this package resolves every component itself, relative to a
@@ -21,6 +22,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/lisafs"
 )
 
@@ -31,10 +33,10 @@ type Options struct {
 	ReadOnly bool
 }
 
-// Gofer serves one host directory. It is safe to serve several connections at once.
+// Gofer serves one host directory or regular file. It is safe to serve several connections at once.
 type Gofer struct {
 	opts Options
-	// root is an O_PATH descriptor of the served directory.
+	// root is an O_PATH descriptor of the served directory or file.
 	root int
 	// procSelfFD is an O_PATH descriptor of /proc/self/fd, through which files are
 	// re-opened by inode; holding it lets the Gofer run chrooted away from /proc.
@@ -49,14 +51,28 @@ type Gofer struct {
 	closed bool // guarded by mu
 }
 
-// New opens root (an absolute host path, trusted: symlinks in it are followed) and
-// /proc/self/fd for serving. Call it before the Gofer chroots or pivots away from
-// the host's /proc. It sets the process umask to 0: the Sentry applies the
-// application's umask itself, and the mode a create asks for is the mode it gets.
+// New opens root (an absolute host path, trusted: symlinks in it are followed, as
+// mount(2) follows them in a bind mount's source) and /proc/self/fd for serving.
+// root is a directory, or a regular file for a bind mount of a single file: then the
+// served tree is that one file, and walking from it fails with ENOTDIR. Call New
+// before the Gofer chroots or pivots away from the host's /proc. It sets the
+// process umask to 0: the Sentry applies the application's umask itself, and the
+// mode a create asks for is the mode it gets.
 func New(root string, opts Options) (*Gofer, error) {
-	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootFD, err := unix.Open(root, unix.O_PATH|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, fmt.Errorf("fsgofer: opening root %q: %w", root, err)
+	}
+	// The type is checked on the inode just opened: whatever the path meanwhile
+	// names, a device, FIFO or socket is never served.
+	var st unix.Stat_t
+	if err := unix.Fstat(rootFD, &st); err != nil {
+		unix.Close(rootFD)
+		return nil, fmt.Errorf("fsgofer: root %q: %w", root, err)
+	}
+	if t := st.Mode & unix.S_IFMT; t != unix.S_IFDIR && t != unix.S_IFREG {
+		unix.Close(rootFD)
+		return nil, fmt.Errorf("fsgofer: root %q (file type %#o) is neither a directory nor a regular file: %w", root, t, linux.EINVAL)
 	}
 	procFD, err := openProcSelfFD()
 	if err != nil {

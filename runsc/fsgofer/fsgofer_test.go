@@ -915,3 +915,157 @@ func BenchmarkParallelStat(b *testing.B) {
 		}
 	})
 }
+
+// TestFileRoot: a Gofer serving a single regular file (a bind mount of a file) serves
+// that file as its root, and nothing beside or beneath it.
+func TestFileRoot(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "f", "other", "link -> f")
+	path := filepath.Join(dir, "f")
+	s := serve(t, path, Options{})
+
+	st, err := s.Stat(s.root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(hostStat(t, path), st, statFields); diff != "" {
+		t.Errorf("Stat of the root (-want +got):\n%s", diff)
+	}
+	// Nothing is reached from a file: every operation that names a child fails.
+	dirOps := map[string]func() error{
+		"Walk":     func() error { _, _, err := s.Walk(s.root, []string{"other"}); return err },
+		"Walk(..)": func() error { _, _, err := s.Walk(s.root, []string{".."}); return err },
+		"Mkdir":    func() error { _, err := s.Mkdir(s.root, "x", 0o755, lisafs.NoID, lisafs.NoID); return err },
+		"Mknod": func() error {
+			_, err := s.Mknod(s.root, "x", linux.S_IFREG|0o644, lisafs.NoID, lisafs.NoID)
+			return err
+		},
+		"Symlink":           func() error { _, err := s.Symlink(s.root, "x", "y", lisafs.NoID, lisafs.NoID); return err },
+		"Link":              func() error { _, err := s.Link(s.root, "x", s.root); return err },
+		"UnlinkAt":          func() error { return s.UnlinkAt(s.root, "x", 0) },
+		"RenameAt":          func() error { return s.RenameAt(s.root, "x", s.root, "y", 0) },
+		"Open(O_DIRECTORY)": func() error { _, _, err := s.Open(s.root, linux.O_RDONLY|linux.O_DIRECTORY); return err },
+		"OpenCreate": func() error {
+			_, _, _, err := s.OpenCreate(s.root, "x", 0o644, lisafs.NoID, lisafs.NoID, linux.O_RDWR)
+			return err
+		},
+	}
+	for name, op := range dirOps {
+		err := op()
+		// Walk(..) is refused as a bad name before the file type is looked at.
+		want := linux.ENOTDIR
+		if name == "Walk(..)" {
+			want = linux.EINVAL
+		}
+		wantErr(t, name+" from a file root", err, want)
+	}
+
+	// Reads and writes go to the host file.
+	_, hostFD, err := s.Open(s.root, linux.O_RDWR|linux.O_APPEND)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := os.NewFile(uintptr(hostFD), "donated")
+	if _, err := file.WriteString("+more"); err != nil {
+		t.Error(err)
+	}
+	file.Close()
+	if b, _ := os.ReadFile(path); string(b) != "f+more" {
+		t.Errorf("host file holds %q after an append through the root, want %q", b, "f+more")
+	}
+	if err := s.SetStat(s.root, lisafs.SetStatRequest{Mask: linux.STATX_SIZE | linux.STATX_MODE, Size: 1, Mode: 0o600}); err != nil {
+		t.Errorf("SetStat of the root: %v", err)
+	}
+	if fi, err := os.Stat(path); err != nil || fi.Size() != 1 || fi.Mode().Perm() != 0o600 {
+		t.Errorf("host file after SetStat: %v, %v; want size 1, mode 0600", fi, err)
+	}
+	if _, err := s.StatFS(s.root); err != nil {
+		t.Errorf("StatFS of the root: %v", err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(dir, "other")); string(b) != "other" {
+		t.Errorf("file beside the root changed: %q", b)
+	}
+}
+
+// TestFileRootReadOnly: a read-only file root is readable and refuses every change.
+func TestFileRootReadOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	tree(t, filepath.Dir(path), "f")
+	s := serve(t, path, Options{ReadOnly: true})
+	_, hostFD, err := s.Open(s.root, linux.O_RDONLY)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := os.NewFile(uintptr(hostFD), "donated")
+	if b, err := readAll(file); err != nil || string(b) != "f" {
+		t.Errorf("root reads %q, %v; want %q", b, err, "f")
+	}
+	file.Close()
+	for name, op := range map[string]func() error{
+		"Open(WRONLY)": func() error { _, _, err := s.Open(s.root, linux.O_WRONLY); return err },
+		"Open(TRUNC)":  func() error { _, _, err := s.Open(s.root, linux.O_RDONLY|linux.O_TRUNC); return err },
+		"SetStat":      func() error { return s.SetStat(s.root, lisafs.SetStatRequest{Mask: linux.STATX_SIZE}) },
+		"SetXattr":     func() error { return s.SetXattr(s.root, "user.x", nil, 0) },
+	} {
+		wantErr(t, name+" of a read-only file root", op(), linux.EROFS)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "f" {
+		t.Errorf("host file changed: %q", b)
+	}
+}
+
+// TestRootTypes: New serves directories and regular files (following a symlink to
+// one, as a bind mount's source is followed) and refuses every other kind of file.
+func TestRootTypes(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "d/", "f", "lf -> f", "ld -> d", "dangling -> missing")
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path     string
+		wantType uint32 // 0: New fails
+		wantErr  error
+	}{
+		{path: "d", wantType: linux.S_IFDIR},
+		{path: "f", wantType: linux.S_IFREG},
+		{path: "lf", wantType: linux.S_IFREG},
+		{path: "ld", wantType: linux.S_IFDIR},
+		{path: "fifo", wantErr: linux.EINVAL},
+		{path: "/dev/null", wantErr: linux.EINVAL},
+		{path: "dangling", wantErr: unix.ENOENT},
+		{path: "missing", wantErr: unix.ENOENT},
+	} {
+		p := tc.path
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		g, err := New(p, Options{})
+		if tc.wantErr != nil {
+			if err == nil {
+				g.Close()
+			}
+			wantErr(t, "New("+tc.path+")", err, tc.wantErr)
+			continue
+		}
+		if err != nil {
+			t.Errorf("New(%s): %v", tc.path, err)
+			continue
+		}
+		if got := g.ftypeOfRoot(t); got != tc.wantType {
+			t.Errorf("New(%s) serves a root of type %#o, want %#o", tc.path, got, tc.wantType)
+		}
+		g.Close()
+	}
+}
+
+// ftypeOfRoot returns the file type of the root g serves, as Mount reports it.
+func (g *Gofer) ftypeOfRoot(t *testing.T) uint32 {
+	t.Helper()
+	fd, st, err := g.Mount()
+	if err != nil {
+		t.Fatalf("Mount: %v", err)
+	}
+	fd.Close()
+	return uint32(st.Mode) & linux.S_IFMT
+}

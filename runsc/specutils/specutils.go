@@ -228,12 +228,29 @@ func validateMounts(mounts []specs.Mount, bundleDir string) error {
 			return fmt.Errorf("%s: mounts[%d] (%s): bind mount source %q does not exist: create it or fix mounts[%d].source", ConfigFile, i, m.Destination, src, i)
 		case err != nil:
 			return fmt.Errorf("%s: mounts[%d] (%s): bind mount source: %w", ConfigFile, i, m.Destination, err)
-		case !fi.IsDir():
-			// The Gofer serves a directory tree per connection (fsgofer.New).
-			return fmt.Errorf("%s: mounts[%d] (%s): bind mount source %q is not a directory: Visor cannot bind-mount single files yet; mount its directory instead", ConfigFile, i, m.Destination, src)
+		case !fi.IsDir() && !fi.Mode().IsRegular():
+			// The Gofer serves a directory tree or a single regular file per
+			// connection (fsgofer.New); it never opens host devices, FIFOs or
+			// sockets.
+			return fmt.Errorf("%s: mounts[%d] (%s): bind mount source %q is a %s: only directories and regular files can be bind-mounted", ConfigFile, i, m.Destination, src, fileKind(fi.Mode()))
 		}
 	}
 	return nil
+}
+
+// fileKind names the type of a file that is neither a directory nor a regular file.
+func fileKind(mode fs.FileMode) string {
+	switch {
+	case mode&fs.ModeCharDevice != 0:
+		return "character device"
+	case mode&fs.ModeDevice != 0:
+		return "block device"
+	case mode&fs.ModeNamedPipe != 0:
+		return "FIFO"
+	case mode&fs.ModeSocket != 0:
+		return "socket"
+	}
+	return "file of an unknown type"
 }
 
 func validateNamespaces(nss []specs.LinuxNamespace) error {

@@ -2,6 +2,7 @@ package specutils
 
 import (
 	"encoding/json"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // validSpec returns a spec that LoadSpec accepts in a bundle made by newBundle.
@@ -30,8 +32,9 @@ func validSpec() *specs.Spec {
 	}
 }
 
-// newBundle makes a bundle directory with a rootfs, a "data" directory, a
-// "file" and config.json holding data, and returns its path.
+// newBundle makes a bundle directory with a rootfs, a "data" directory, a regular
+// "file", a symlink "link" to it, a "fifo", a unix socket "sock", a symlink "null"
+// to /dev/null and config.json holding data, and returns its path.
 func newBundle(t *testing.T, data []byte) string {
 	t.Helper()
 	dir := t.TempDir()
@@ -43,6 +46,22 @@ func newBundle(t *testing.T, data []byte) string {
 	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	if err := os.Symlink("file", filepath.Join(dir, "link")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/dev/null", filepath.Join(dir, "null")); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The socket file stays after its listener closes.
+	l, err := net.Listen("unix", filepath.Join(dir, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.(*net.UnixListener).SetUnlinkOnClose(false)
+	l.Close()
 	if err := os.WriteFile(filepath.Join(dir, ConfigFile), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -67,6 +86,25 @@ func TestLoadSpecValid(t *testing.T) {
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("spec (-want +got):\n%s", diff)
+	}
+}
+
+func TestLoadSpecBindMountSources(t *testing.T) {
+	for _, tc := range []struct {
+		name, source string
+	}{
+		{"directory", "data"},
+		{"regular file", "file"},
+		{"symlink to a regular file", "link"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			spec := validSpec()
+			spec.Mounts[1].Source = tc.source
+			dir := newBundle(t, mustJSON(t, spec))
+			if _, err := LoadSpec(dir); err != nil {
+				t.Errorf("LoadSpec with bind mount source %q: %v", tc.source, err)
+			}
+		})
 	}
 }
 
@@ -206,9 +244,24 @@ func TestLoadSpecErrors(t *testing.T) {
 			want:   `config.json: mounts[1] (/data) is a bind mount without a source: set source to a host path`,
 		},
 		{
-			name:   "bind mount of a file",
-			modify: func(s *specs.Spec) { s.Mounts[1].Source = "file" },
-			want:   `config.json: mounts[1] (/data): bind mount source "BUNDLE/file" is not a directory: Visor cannot bind-mount single files yet; mount its directory instead`,
+			name:   "bind mount of a FIFO",
+			modify: func(s *specs.Spec) { s.Mounts[1].Source = "fifo" },
+			want:   `config.json: mounts[1] (/data): bind mount source "BUNDLE/fifo" is a FIFO: only directories and regular files can be bind-mounted`,
+		},
+		{
+			name:   "bind mount of a socket",
+			modify: func(s *specs.Spec) { s.Mounts[1].Source = "sock" },
+			want:   `config.json: mounts[1] (/data): bind mount source "BUNDLE/sock" is a socket: only directories and regular files can be bind-mounted`,
+		},
+		{
+			name:   "bind mount of a device",
+			modify: func(s *specs.Spec) { s.Mounts[1].Source = "/dev/null" },
+			want:   `config.json: mounts[1] (/data): bind mount source "/dev/null" is a character device: only directories and regular files can be bind-mounted`,
+		},
+		{
+			name:   "bind mount of a symlink to a device",
+			modify: func(s *specs.Spec) { s.Mounts[1].Source = "null" },
+			want:   `config.json: mounts[1] (/data): bind mount source "BUNDLE/null" is a character device: only directories and regular files can be bind-mounted`,
 		},
 		{
 			name:   "too many mounts",
