@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -115,7 +116,13 @@ func readString(t *testing.T, path string) string {
 // the file its stdout goes to. It fails the test unless create succeeds.
 func (r *ociRoot) create(id, rootfs string, args ...string) string {
 	r.t.Helper()
-	bundle := writeBundle(r.t, newSpec(rootfs, args...), "")
+	return r.createSpec(id, newSpec(rootfs, args...))
+}
+
+// createSpec is create of the container spec describes.
+func (r *ociRoot) createSpec(id string, spec *specs.Spec) string {
+	r.t.Helper()
+	bundle := writeBundle(r.t, spec, "")
 	out := filepath.Join(r.dir, id+".out")
 	if res := r.runscOut(out, "create", "--bundle", bundle, "--pid-file", filepath.Join(r.dir, id+".pid"), id); res.status != 0 {
 		r.t.Fatalf("runsc create %s: status %d, stderr %q", id, res.status, res.stderr)
@@ -258,10 +265,13 @@ func (r *ociRoot) checkGone(id string) {
 func TestCreateStartDelete(t *testing.T) {
 	r := newOCIRoot(t)
 	const id = "e2e-life"
-	out := r.create(id, busyboxRootfs(t), "sh", "-c", "echo started; sleep 0.3; echo done")
-	if st := r.state(id); st.Status != specs.StateCreated || st.Pid <= 0 {
+	out := r.createSpec(id, withLimits(newSpec(busyboxRootfs(t), "sh", "-c", "echo started; sleep 0.3; echo done")))
+	st := r.state(id)
+	if st.Status != specs.StateCreated || st.Pid <= 0 {
 		t.Fatalf("after create: %+v, want created with a pid", st)
 	}
+	cgroups := sandboxCgroups(t, st.Pid)
+	t.Logf("the sandbox's cgroups: %q", cgroups)
 	if got := readString(t, out); got != "" {
 		t.Errorf("the container printed %q before start", got)
 	}
@@ -274,6 +284,7 @@ func TestCreateStartDelete(t *testing.T) {
 	r.must("delete", id)
 	r.checkGone(id)
 	r.checkClean()
+	checkCgroupsGone(t, cgroups)
 }
 
 // TestKilledSandboxProcess kills the Gofer or the Sentry of a running container
@@ -293,10 +304,12 @@ func killSandboxProcess(t *testing.T, victim string) {
 	r := newOCIRoot(t)
 	id := "e2e-kill-" + victim
 	// The loop keeps going to the Gofer: a new process, an exec, a file read.
-	out := r.create(id, rootfs, "sh", "-c", `echo ready; while :; do cat /etc/hostname /usr/share/common-licenses/GPL-3 > /dev/null || echo read failed; sleep 0.1; done`)
+	out := r.createSpec(id, withLimits(newSpec(rootfs, "sh", "-c", `echo ready; while :; do cat /etc/hostname /usr/share/common-licenses/GPL-3 > /dev/null || echo read failed; sleep 0.1; done`)))
 	r.must("start", id)
 	r.waitOutput(out, "ready\n", runTimeout)
 	sentry, gofer := r.statePids(id)
+	cgroups := sandboxCgroups(t, sentry)
+	t.Logf("the sandbox's cgroups: %q", cgroups)
 	pid := map[string]int{"gofer": gofer, "sentry": sentry}[victim]
 	if err := unix.Kill(pid, unix.SIGKILL); err != nil {
 		t.Fatalf("kill %s %d: %v", victim, pid, err)
@@ -312,6 +325,7 @@ func killSandboxProcess(t *testing.T, victim string) {
 	r.checkGone(id)
 	r.checkClean()
 	checkNoMounts(t, rootfs)
+	checkCgroupsGone(t, cgroups)
 }
 
 // checkNoMounts checks that the host's mount table (this test's namespace) has
@@ -463,4 +477,82 @@ func TestKilledRun(t *testing.T) {
 	}
 	r.checkGone(id)
 	r.checkClean()
+}
+
+// sandboxCgroups returns the host directories of the cgroups pid is in that this
+// test is not in: the sandbox's own, which delete must remove.
+func sandboxCgroups(t *testing.T, pid int) []string {
+	t.Helper()
+	mine := cgroupPaths(t, "self")
+	theirs := cgroupPaths(t, fmt.Sprint(pid))
+	data, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dirs []string
+	for hier, path := range theirs {
+		if mine[hier] == path {
+			continue
+		}
+		for _, line := range strings.Split(string(data), "\n") {
+			mountPoint, fsInfo, ok := strings.Cut(line, " - ")
+			f, fs := strings.Fields(mountPoint), strings.Fields(fsInfo)
+			if !ok || len(f) < 5 || len(fs) < 3 {
+				continue
+			}
+			v2 := hier == "" && fs[0] == "cgroup2"
+			v1 := hier != "" && fs[0] == "cgroup" && containsAll(strings.Split(fs[2], ","), strings.Split(hier, ","))
+			if v1 || v2 {
+				dirs = append(dirs, filepath.Join(f[4], path))
+			}
+		}
+	}
+	return dirs
+}
+
+// cgroupPaths returns a process's cgroup path by hierarchy (its controllers, ""
+// for v2), from /proc/PID/cgroup.
+func cgroupPaths(t *testing.T, pid string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile("/proc/" + pid + "/cgroup")
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if f := strings.SplitN(line, ":", 3); len(f) == 3 {
+			paths[f[1]] = f[2]
+		}
+	}
+	return paths
+}
+
+func containsAll(have, want []string) bool {
+	for _, w := range want {
+		if !slices.Contains(have, w) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkCgroupsGone checks that none of dirs exists any more.
+func checkCgroupsGone(t *testing.T, dirs []string) {
+	t.Helper()
+	for _, d := range dirs {
+		if _, err := os.Stat(d); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("the sandbox's cgroup %s is still there after delete (%v)", d, err)
+		}
+	}
+}
+
+// withLimits gives spec memory and pids limits, so that the sandbox gets a cgroup
+// of its own, which delete must remove.
+func withLimits(spec *specs.Spec) *specs.Spec {
+	limit, pids := int64(1<<30), int64(1000)
+	spec.Linux.Resources = &specs.LinuxResources{
+		Memory: &specs.LinuxMemory{Limit: &limit},
+		Pids:   &specs.LinuxPids{Limit: pids},
+	}
+	return spec
 }
