@@ -226,6 +226,10 @@ func (vfs *VirtualFilesystem) connectMountAt(ctx Context, creds *auth.Credential
 	if err != nil {
 		return err
 	}
+	if err := vfs.checkMountTypes(ctx, creds, VirtualDentry{mount: mnt, dentry: mnt.root}, vd); err != nil {
+		vd.DecRef()
+		return err
+	}
 	d := vd.dentry
 	d.mu.Lock()
 	if d.IsDead() {
@@ -256,6 +260,40 @@ func (vfs *VirtualFilesystem) connectMountAt(ctx Context, creds *auth.Credential
 	d.mu.Unlock()
 	vd.DecRef()
 	return nil
+}
+
+// checkMountTypes applies Linux's rules for what may be mounted where
+// (do_add_mount, graft_tree): a directory only on a directory, a non-directory only
+// on a non-directory (a file bind-mounted over a file, as container runtimes do
+// for /etc/hosts), both failing with ENOTDIR otherwise; a symlink is never mounted
+// (EINVAL). A file type never changes, so the answer holds for the point the mount
+// is finally attached at, which is point itself or what was meanwhile mounted on
+// it: a mount's root has the type of its mountpoint.
+func (vfs *VirtualFilesystem) checkMountTypes(ctx Context, creds *auth.Credentials, root, point VirtualDentry) error {
+	rootType, err := vfs.fileType(ctx, creds, root)
+	if err != nil {
+		return err
+	}
+	if rootType == linux.S_IFLNK {
+		return linux.EINVAL
+	}
+	pointType, err := vfs.fileType(ctx, creds, point)
+	if err != nil {
+		return err
+	}
+	if (rootType == linux.S_IFDIR) != (pointType == linux.S_IFDIR) {
+		return linux.ENOTDIR
+	}
+	return nil
+}
+
+// fileType returns the S_IFMT bits of the file at vd.
+func (vfs *VirtualFilesystem) fileType(ctx Context, creds *auth.Credentials, vd VirtualDentry) (uint16, error) {
+	stat, err := vfs.StatAt(ctx, creds, &PathOperation{Root: vd, Start: vd}, &StatOptions{Mask: linux.STATX_TYPE})
+	if err != nil {
+		return 0, err
+	}
+	return stat.Mode & linux.S_IFMT, nil
 }
 
 // UmountAt unmounts the mount whose root pop names (umount2(2)). Without MNT_DETACH

@@ -419,3 +419,104 @@ func BenchmarkPathWalk(b *testing.B) {
 		vd.DecRef()
 	}
 }
+
+// TestMountTypes: a directory mounts only on a directory and a non-directory only on
+// a non-directory (ENOTDIR otherwise), as in Linux; a file bind-mounted over a file
+// is what the file shows from then on.
+func TestMountTypes(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// source is bound at target; "" mounts a new tmpfs (a directory root).
+		source, target string
+		noFollow       bool // the source path's final symlink is not followed
+		want           error
+	}{
+		{name: "file on file", source: "/file", target: "/a/b/c/file"},
+		{name: "file on file through a symlink target", source: "/a/b/c/file", target: "/chain45"},
+		{name: "directory on directory", source: "/a/b", target: "/private"},
+		{name: "new filesystem on directory", target: "/private"},
+		{name: "directory on file", source: "/a/b", target: "/file", want: linux.ENOTDIR},
+		{name: "file on directory", source: "/file", target: "/a/b", want: linux.ENOTDIR},
+		{name: "file on mount root directory", source: "/file", target: "/mnt", want: linux.ENOTDIR},
+		{name: "new filesystem on file", target: "/file", want: linux.ENOTDIR},
+		{name: "symlink", source: "/abs", target: "/private", noFollow: true, want: linux.EINVAL},
+		{name: "missing target", source: "/file", target: "/nowhere", want: linux.ENOENT},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newTree(t)
+			before, _ := e.ReadFile(tc.target)
+			var err error
+			if tc.source == "" {
+				_, err = e.VFS.MountAt(e.Ctx, e.Creds, "", e.Pop(tc.target), "tmpfs", &vfs.MountOptions{})
+			} else {
+				src := e.Pop(tc.source)
+				if tc.noFollow {
+					src = e.PopNoFollow(tc.source)
+				}
+				_, err = e.VFS.BindAt(e.Ctx, e.Creds, src, e.Pop(tc.target))
+			}
+			if err != tc.want {
+				t.Fatalf("mount %q on %q: %v, want %v", tc.source, tc.target, err, tc.want)
+			}
+			if tc.want != nil {
+				// Nothing was mounted: the target shows what it did.
+				if after, _ := e.ReadFile(tc.target); after != before {
+					t.Errorf("%q reads %q after a failed mount, want %q", tc.target, after, before)
+				}
+				return
+			}
+			srcStat, targetStat := linux.Statx{}, linux.Statx{}
+			if tc.source != "" {
+				if srcStat, err = e.Stat(tc.source); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if targetStat, err = e.Stat(tc.target); err != nil {
+				t.Fatal(err)
+			}
+			if tc.source != "" && targetStat.Ino != srcStat.Ino {
+				t.Errorf("%q is inode %d after the mount, want the source's %d", tc.target, targetStat.Ino, srcStat.Ino)
+			}
+		})
+	}
+}
+
+// TestFileMount: a file mounted over a file reads and writes the source, cannot be
+// walked into, removed or renamed over while mounted, and unmounting reveals the
+// file beneath.
+func TestFileMount(t *testing.T) {
+	e := newTree(t)
+	if _, err := e.VFS.BindAt(e.Ctx, e.Creds, e.Pop("/a/b/c/file"), e.Pop("/file")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.ReadFile("/file"); err != nil || got != "data" {
+		t.Errorf("/file reads %q, %v; want the source's %q", got, err, "data")
+	}
+	if err := e.WriteFile("/file", "new"); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.ReadFile("/a/b/c/file"); err != nil || got != "new" {
+		t.Errorf("source reads %q, %v after a write to the mount; want %q", got, err, "new")
+	}
+	for name, err := range map[string]error{
+		"stat beneath":   func() error { _, err := e.Stat("/file/x"); return err }(),
+		"trailing slash": func() error { _, err := e.Stat("/file/"); return err }(),
+		"mkdir beneath":  e.Mkdir("/file/x", 0o755),
+	} {
+		if err != linux.ENOTDIR {
+			t.Errorf("%s: %v, want ENOTDIR", name, err)
+		}
+	}
+	if err := e.VFS.UnlinkAt(e.Ctx, e.Creds, e.Pop("/file")); err != linux.EBUSY {
+		t.Errorf("unlink of a file mountpoint: %v, want EBUSY", err)
+	}
+	if err := e.VFS.RenameAt(e.Ctx, e.Creds, e.Pop("/private/x"), e.Pop("/file"), &vfs.RenameOptions{}); err != linux.EBUSY {
+		t.Errorf("rename over a file mountpoint: %v, want EBUSY", err)
+	}
+	if err := e.VFS.UmountAt(e.Ctx, e.Creds, e.Pop("/file"), &vfs.UmountOptions{}); err != nil {
+		t.Fatalf("umount: %v", err)
+	}
+	if got, err := e.ReadFile("/file"); err != nil || got != "top" {
+		t.Errorf("/file reads %q, %v after umount; want %q", got, err, "top")
+	}
+}
