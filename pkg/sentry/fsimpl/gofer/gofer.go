@@ -1,8 +1,8 @@
 // Package gofer is the Sentry's filesystem over one lisafs connection: the tree one
-// Gofer serves (the container's rootfs, or a bind mount's source). The Sentry never
-// opens a host path; it names files by the control FDs the Gofer hands out and walks
-// one component at a time, so every symlink is resolved here, by the VFS, inside the
-// sandbox's own mount tree.
+// Gofer serves (the container's rootfs, or a bind mount's source, which may be a
+// single regular file). The Sentry never opens a host path; it names files by the
+// control FDs the Gofer hands out and walks one component at a time, so every
+// symlink is resolved here, by the VFS, inside the sandbox's own mount tree.
 //
 // # Cache policy
 //
@@ -116,7 +116,10 @@ func (FilesystemType) GetFilesystem(ctx vfs.Context, vfsObj *vfs.VirtualFilesyst
 
 // NewFilesystem returns a filesystem of the tree the Gofer at the other end of
 // opts.Client serves, and its root, each with a reference for the caller. The
-// filesystem owns the client from then on, even if NewFilesystem fails.
+// filesystem owns the client from then on, even if NewFilesystem fails. The root is
+// a directory, or a regular file for a bind mount of a single file: then the
+// filesystem is that one file, which can be read, written, stat'ed and changed, and
+// every path beneath it fails with ENOTDIR.
 func NewFilesystem(vfsObj *vfs.VirtualFilesystem, opts *FilesystemOpts) (*vfs.Filesystem, *vfs.Dentry, error) {
 	client := opts.Client
 	rootInode, err := client.Mount()
@@ -124,7 +127,9 @@ func NewFilesystem(vfsObj *vfs.VirtualFilesystem, opts *FilesystemOpts) (*vfs.Fi
 		client.Close()
 		return nil, nil, err
 	}
-	if rootInode.Stat.Mode&linux.S_IFMT != linux.S_IFDIR {
+	switch rootInode.Stat.Mode & linux.S_IFMT {
+	case linux.S_IFDIR, linux.S_IFREG:
+	default:
 		client.Close()
 		return nil, nil, linux.ENOTDIR
 	}

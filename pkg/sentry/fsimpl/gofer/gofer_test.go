@@ -14,6 +14,7 @@ import (
 
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/lisafs"
+	"visor.dev/visor/pkg/sentry/fsimpl/tmpfs"
 	"visor.dev/visor/pkg/sentry/kernel/auth"
 	"visor.dev/visor/pkg/sentry/memmap"
 	"visor.dev/visor/pkg/sentry/platform"
@@ -786,4 +787,130 @@ func TestConcurrent(t *testing.T) {
 
 func memmapOpts() memmap.MMapOpts {
 	return memmap.MMapOpts{Length: 4096, Private: true, Perms: platform.Read, MaxPerms: platform.AnyAccess}
+}
+
+// TestFileRoot: a Gofer serving one regular file, mounted over a file of a tmpfs
+// root as runsc mounts Docker's /etc/hosts: the mount point shows the host file for
+// reading, writing and changing, and nothing lies beneath it.
+func TestFileRoot(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		o    testOpts
+		// wantWrite is the error of any change, nil if changes reach the host.
+		wantWrite error
+	}{
+		{name: "read-write"},
+		{name: "read-only mount", o: testOpts{mountReadOnly: true}, wantWrite: linux.EROFS},
+		{name: "read-only gofer", o: testOpts{goferReadOnly: true}, wantWrite: linux.EROFS},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			tree(t, dir, "hosts", "beside")
+			hostPath := filepath.Join(dir, "hosts")
+			e := vfstest.New(t, "tmpfs", tmpfs.FilesystemType{})
+			e.VFS.MustRegisterFilesystemType(Name, FilesystemType{}, &vfs.RegisterFilesystemTypeOptions{})
+			e.MustMkdirAll("/etc")
+			e.MustWriteFile("/etc/hosts", "image's own")
+			fo := tc.o.fsOpts
+			fo.Client = Dial(t, hostPath, fsgofer.Options{ReadOnly: tc.o.goferReadOnly})
+			if _, err := e.VFS.MountAt(e.Ctx, e.Creds, "bind", e.Pop("/etc/hosts"), Name, &vfs.MountOptions{
+				ReadOnly:             tc.o.mountReadOnly,
+				InternalMount:        true,
+				GetFilesystemOptions: vfs.GetFilesystemOptions{InternalData: &fo},
+			}); err != nil {
+				t.Fatalf("mounting the file: %v", err)
+			}
+
+			if got, err := e.ReadFile("/etc/hosts"); err != nil || got != "hosts" {
+				t.Errorf("read: %q, %v; want the host file's %q", got, err, "hosts")
+			}
+			st, err := e.Stat("/etc/hosts")
+			if want := hostLstat(t, hostPath); err != nil || st.Mode != uint16(want.Mode) || st.Size != uint64(want.Size) || st.Ino != want.Ino {
+				t.Errorf("stat: mode %o size %d ino %d, %v; want the host file's %o %d %d", st.Mode, st.Size, st.Ino, err, want.Mode, want.Size, want.Ino)
+			}
+			for name, op := range map[string]func() error{
+				"stat beneath":  func() error { _, err := e.Stat("/etc/hosts/x"); return err },
+				"mkdir beneath": func() error { return e.Mkdir("/etc/hosts/x", 0o755) },
+				"open as dir": func() error {
+					fd, err := e.Open("/etc/hosts", linux.O_RDONLY|linux.O_DIRECTORY, 0)
+					if err == nil {
+						fd.DecRef()
+					}
+					return err
+				},
+			} {
+				if err := op(); err != linux.ENOTDIR {
+					t.Errorf("%s: %v, want ENOTDIR", name, err)
+				}
+			}
+			if err := e.VFS.UnlinkAt(e.Ctx, e.Creds, e.Pop("/etc/hosts")); err != linux.EBUSY {
+				t.Errorf("unlink of the mount point: %v, want EBUSY", err)
+			}
+
+			appendOp := func() error {
+				fd, err := e.Open("/etc/hosts", linux.O_WRONLY|linux.O_APPEND, 0)
+				if err != nil {
+					return err
+				}
+				defer fd.DecRef()
+				_, err = fd.Write(e.Ctx, []byte("+x"), vfs.WriteOptions{})
+				return err
+			}
+			chmodOp := func() error {
+				return e.VFS.SetStatAt(e.Ctx, e.Creds, e.Pop("/etc/hosts"), &vfs.SetStatOptions{Stat: linux.Statx{Mask: linux.STATX_MODE, Mode: 0o600}})
+			}
+			if err := appendOp(); err != tc.wantWrite {
+				t.Fatalf("append: %v, want %v", err, tc.wantWrite)
+			}
+			if err := chmodOp(); err != tc.wantWrite {
+				t.Errorf("chmod: %v, want %v", err, tc.wantWrite)
+			}
+			wantHost, wantMode := "hosts+x", uint32(0o600)
+			if tc.wantWrite != nil {
+				wantHost, wantMode = "hosts", 0o644
+			}
+			if got := hostRead(t, hostPath); got != wantHost {
+				t.Errorf("host file holds %q, want %q", got, wantHost)
+			}
+			if got := hostLstat(t, hostPath).Mode & 0o777; got != wantMode {
+				t.Errorf("host file mode %o, want %o", got, wantMode)
+			}
+			if got, err := e.ReadFile("/etc/hosts"); err != nil || got != wantHost {
+				t.Errorf("read after the change: %q, %v; want %q", got, err, wantHost)
+			}
+			if got := hostRead(t, filepath.Join(dir, "beside")); got != "beside" {
+				t.Errorf("file beside the served one changed: %q", got)
+			}
+			if err := e.VFS.UmountAt(e.Ctx, e.Creds, e.Pop("/etc/hosts"), &vfs.UmountOptions{}); err != nil {
+				t.Fatalf("umount: %v", err)
+			}
+			if got, err := e.ReadFile("/etc/hosts"); err != nil || got != "image's own" {
+				t.Errorf("after umount: %q, %v; want the tmpfs file back", got, err)
+			}
+		})
+	}
+}
+
+// TestFileRootOnDirectory: a file root cannot cover a directory, nor a directory
+// root a file.
+func TestFileRootOnDirectory(t *testing.T) {
+	dir := t.TempDir()
+	tree(t, dir, "f", "d/")
+	e := vfstest.New(t, "tmpfs", tmpfs.FilesystemType{})
+	e.VFS.MustRegisterFilesystemType(Name, FilesystemType{}, &vfs.RegisterFilesystemTypeOptions{})
+	e.MustMkdirAll("/dir")
+	e.MustWriteFile("/file", "")
+	for _, tc := range []struct{ served, target string }{
+		{"f", "/dir"},
+		{"d", "/file"},
+	} {
+		fo := FilesystemOpts{Client: Dial(t, filepath.Join(dir, tc.served), fsgofer.Options{})}
+		_, err := e.VFS.MountAt(e.Ctx, e.Creds, "bind", e.Pop(tc.target), Name, &vfs.MountOptions{
+			InternalMount:        true,
+			GetFilesystemOptions: vfs.GetFilesystemOptions{InternalData: &fo},
+		})
+		if err != linux.ENOTDIR {
+			t.Errorf("mounting served %q on %q: %v, want ENOTDIR", tc.served, tc.target, err)
+		}
+	}
 }
