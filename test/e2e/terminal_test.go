@@ -350,6 +350,17 @@ func TestTerminalConsoleSocket(t *testing.T) {
 	d.send("\x03")
 	d.expect(terminalPrompt)
 	d.command(`echo "STATUS_$((1)) $?"`, `STATUS_1 130\r?\n`)
+	// Here the Sentry has the pty as its controlling terminal: the host sends
+	// it SIGWINCH and SIGTSTP, for the sandbox's foreground group.
+	d.command(`sh -c 'trap "echo WINCH_\$((3*3))" WINCH; echo "ARMED_$((2+3))"; while :; do sleep 0.1; done'`, "ARMED_5")
+	if err := console.SetWinsize(d.master, &unix.Winsize{Row: 26, Col: 91}); err != nil {
+		t.Fatal(err)
+	}
+	d.expect("WINCH_9")
+	d.send("\x1a")
+	d.expect(`Stopped`)
+	d.expect(terminalPrompt)
+	d.command(`kill -9 %1; wait; echo "KILLED_$((1))"`, "KILLED_1")
 
 	// An exec'd shell with a terminal of its own, as the shim asks for it.
 	p := specs.Process{
