@@ -2,8 +2,10 @@ package boot
 
 import (
 	"fmt"
+	"path"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/lisafs"
 	"visor.dev/visor/pkg/sentry/fsimpl/gofer"
 	"visor.dev/visor/pkg/sentry/fsimpl/overlay"
@@ -78,16 +80,55 @@ func (m *mounts) mountRoot(spec *specs.Spec) (vfs.VirtualDentry, error) {
 	return mntns.Root(), nil
 }
 
-// mountBind mounts the next tree the Gofer serves at dest.
+// mountBind mounts the next tree the Gofer serves at dest. The served root is a
+// directory or, for a bind mount of a single file (Docker's /etc/hosts), a regular
+// file; only the Gofer knows which. A missing mount point is created as runc
+// creates it: a directory, or an empty file (in the root overlay's upper layer:
+// the host's rootfs is never written), with any missing parent directories.
 func (m *mounts) mountBind(dest string, readOnly bool) error {
 	c, err := m.goferClient()
 	if err != nil {
 		return err
 	}
-	if err := m.mkdirAll(dest); err != nil {
-		c.Close()
+	mnt, err := m.vfs.MountDisconnected(m.ctx, m.creds, "bind", gofer.Name, goferMountOptions(c, readOnly))
+	if err != nil {
 		return err
 	}
-	_, err = m.vfs.MountAt(m.ctx, m.creds, "bind", m.pop(dest), gofer.Name, goferMountOptions(c, readOnly))
+	defer mnt.DecRef()
+	served := &vfs.PathOperation{Root: vfs.MakeVirtualDentry(mnt, mnt.Root()), Start: vfs.MakeVirtualDentry(mnt, mnt.Root())}
+	st, err := m.vfs.StatAt(m.ctx, m.creds, served, &vfs.StatOptions{Mask: linux.STATX_TYPE})
+	if err != nil {
+		return fmt.Errorf("stat of the bind mount's source: %w", err)
+	}
+	isDir := st.Mode&linux.S_IFMT == linux.S_IFDIR
+	if isDir {
+		err = m.mkdirAll(dest)
+	} else {
+		err = m.mkfileAll(dest)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = m.vfs.BindAt(m.ctx, m.creds, served, m.pop(dest))
+	switch {
+	case err == linux.ENOTDIR && isDir:
+		return fmt.Errorf("the source is a directory and %s in the container is not: %w", dest, err)
+	case err == linux.ENOTDIR:
+		return fmt.Errorf("the source is a file and %s in the container is a directory: %w", dest, err)
+	}
 	return err
+}
+
+// mkfileAll makes dest an empty regular file unless something is there already,
+// and its parent directories.
+func (m *mounts) mkfileAll(dest string) error {
+	if err := m.mkdirAll(path.Dir(dest)); err != nil {
+		return err
+	}
+	// Its mode never shows: the mount covers it.
+	err := m.vfs.MknodAt(m.ctx, m.creds, m.pop(dest), &vfs.MknodOptions{Mode: linux.S_IFREG | 0o644})
+	if err != nil && err != linux.EEXIST {
+		return fmt.Errorf("creating mount point %s: %w", dest, err)
+	}
+	return nil
 }
