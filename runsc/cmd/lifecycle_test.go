@@ -757,3 +757,36 @@ func TestRunKilled(t *testing.T) {
 		checkNothingLeft(t, l.root, bundle)
 	}
 }
+
+// TestConcurrentCreate races creates of one ID: one wins, the others say the
+// ID is taken, and they leave nothing of theirs behind.
+func TestConcurrentCreate(t *testing.T) {
+	l := newLifecycle(t)
+	bundle := busyboxBundle(t, "/bin/sleep", "100")
+	results := make([]result, 4)
+	var wg sync.WaitGroup
+	for i := range results {
+		wg.Go(func() { results[i] = runscFiles(t, "--root", l.root, "create", "--bundle", bundle, "c1") })
+	}
+	wg.Wait()
+	won := 0
+	for _, r := range results {
+		switch {
+		case r.status == 0:
+			won++
+		case r.status != 1 || !strings.Contains(r.stderr, `container "c1" already exists`):
+			t.Errorf("losing create = %d, %q", r.status, r.stderr)
+		}
+	}
+	if won != 1 {
+		t.Errorf("%d creates of one ID won, want 1: %+v", won, results)
+	}
+	if entries, _ := os.ReadDir(l.root); len(entries) != 1 || entries[0].Name() != "c1" {
+		t.Errorf("state root holds %v, want c1 alone", entries)
+	}
+	if s := l.state("c1"); s.Status != container.Created {
+		t.Errorf("the winner is %s", s.Status)
+	}
+	l.run(0, "delete", "c1")
+	checkNothingLeft(t, l.root, bundle)
+}

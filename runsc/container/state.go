@@ -239,6 +239,9 @@ func existsError(dir, id string) error {
 	if status == Stopped {
 		return fmt.Errorf("container %q already exists (stopped): delete it first, or pick another ID", id)
 	}
+	if c.state.Pid == 0 {
+		return fmt.Errorf("container %q already exists and is %s: pick another ID", id, status)
+	}
 	return fmt.Errorf("container %q already exists and is %s (pid %d): pick another ID", id, status, c.state.Pid)
 }
 
