@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -217,40 +218,59 @@ func mountThroughRootfsSymlink(t *testing.T, check func(t *testing.T, cmd string
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(plant) })
-	links := map[string]string{"abs": hostDir, "rel": strings.Repeat("../", 20) + hostDir[1:]}
-	for name, target := range links {
-		if err := os.Symlink(target, filepath.Join(plant, name)); err != nil {
+	target := filepath.Join(hostDir, "target")
+	if err := os.WriteFile(target, []byte("host file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	up := strings.Repeat("../", 20)
+	links := map[string]string{
+		"abs": hostDir, "rel": up + hostDir[1:],
+		"absfile": target, "relfile": up + target[1:],
+	}
+	for name, dest := range links {
+		if err := os.Symlink(dest, filepath.Join(plant, name)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	bindSrc := t.TempDir()
+	fileSrc := filepath.Join(t.TempDir(), "file")
+	if err := os.WriteFile(fileSrc, []byte("bind file\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	inRoot := "/var/tmp/" + filepath.Base(plant)
+	var mounts []specs.Mount
 	for _, link := range []string{"abs", "rel"} {
-		for _, m := range []specs.Mount{
-			{Destination: inRoot + "/" + link + "/sub", Type: "tmpfs", Source: "tmpfs"},
-			{Destination: inRoot + "/" + link + "/sub", Type: "bind", Source: bindSrc, Options: []string{"rbind"}},
-			{Destination: inRoot + "/" + link, Type: "tmpfs", Source: "tmpfs"},
-		} {
-			t.Run(link+" "+m.Type+" on "+strings.TrimPrefix(m.Destination, inRoot+"/"), func(t *testing.T) {
-				spec := newSpec(rootfs, "sh", "-c", "echo ran; cat /proc/mounts")
-				spec.Mounts = append(spec.Mounts, m)
-				bundle := writeBundle(t, spec, "")
-				for _, cmd := range []string{"create", "run"} {
-					r := newOCIRoot(t)
-					res := r.runsc(cmd, "--bundle", bundle, "e2e-mnt")
-					check(t, cmd, res, m.Destination)
-					if cmd == "create" && res.status == 0 {
-						r.runsc("delete", "--force", "e2e-mnt")
-					}
-					r.checkClean()
-					if names := dirNames(t, hostDir); len(names) != 0 {
-						t.Errorf("runsc %s made %q in the host directory %s", cmd, names, hostDir)
-					}
-					checkNoMounts(t, hostDir)
-					checkNoMounts(t, bundle)
+		mounts = append(mounts,
+			specs.Mount{Destination: inRoot + "/" + link + "/sub", Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: inRoot + "/" + link + "/sub", Type: "bind", Source: bindSrc, Options: []string{"rbind"}},
+			specs.Mount{Destination: inRoot + "/" + link + "/file", Type: "bind", Source: fileSrc, Options: []string{"rbind"}},
+			specs.Mount{Destination: inRoot + "/" + link, Type: "tmpfs", Source: "tmpfs"},
+			specs.Mount{Destination: inRoot + "/" + link + "file", Type: "bind", Source: fileSrc, Options: []string{"rbind"}},
+		)
+	}
+	for _, m := range mounts {
+		t.Run(m.Type+" on "+strings.TrimPrefix(m.Destination, inRoot+"/"), func(t *testing.T) {
+			spec := newSpec(rootfs, "sh", "-c", "echo ran; cat /proc/mounts")
+			spec.Mounts = append(spec.Mounts, m)
+			bundle := writeBundle(t, spec, "")
+			for _, cmd := range []string{"create", "run"} {
+				r := newOCIRoot(t)
+				res := r.runsc(cmd, "--bundle", bundle, "e2e-mnt")
+				check(t, cmd, res, m.Destination)
+				if cmd == "create" && res.status == 0 {
+					r.runsc("delete", "--force", "e2e-mnt")
 				}
-			})
-		}
+				r.checkClean()
+				if names := dirNames(t, hostDir); !slices.Equal(names, []string{"target"}) {
+					t.Errorf("runsc %s made %q in the host directory %s", cmd, names, hostDir)
+				}
+				if data, err := os.ReadFile(target); err != nil || string(data) != "host file\n" {
+					t.Errorf("the host file %s is %q (%v) after runsc %s", target, data, err, cmd)
+				}
+				checkNoMounts(t, hostDir)
+				checkNoMounts(t, bundle)
+			}
+		})
 	}
 }
 
