@@ -247,7 +247,16 @@ func TestExec(t *testing.T) {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		t.Fatal(err)
 	}
-	defer unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+	defer func() {
+		unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0)
+		// Reap the sandbox processes that came here. No test of this package
+		// runs in parallel, so no other test's child is among them.
+		for {
+			if pid, _ := unix.Wait4(-1, nil, unix.WNOHANG, nil); pid <= 0 {
+				break
+			}
+		}
+	}()
 	l := newLifecycle(t)
 	bundle := busyboxBundle(t, "/bin/sleep", "100")
 	sentry := l.createStart("c1", bundle)
