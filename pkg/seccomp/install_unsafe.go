@@ -1,8 +1,10 @@
 package seccomp
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
+	"syscall"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -41,11 +43,14 @@ var (
 // installFilter sets no_new_privs and installs filter on every thread, returning
 // the notification listener.
 func installFilter(filter []unix.SockFilter) (int, error) {
-	// no_new_privs is what lets an unprivileged process install a filter; TSYNC
-	// gives it to the other threads along with the filter.
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	if _, _, errno := unix.RawSyscall6(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0); errno != 0 {
+	// no_new_privs is what lets an unprivileged process install a filter. It
+	// goes on every thread at once; AllThreadsSyscall refuses (ENOTSUP) in a
+	// binary with cgo, whose threads glibc makes (clone3, rseq, ...), which no
+	// list here allows: runsc is built with CGO_ENABLED=0.
+	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); errno != 0 {
+		if errno == unix.ENOTSUP {
+			return -1, errors.New("seccomp: this binary uses cgo, whose threads the filter would kill: build it with CGO_ENABLED=0")
+		}
 		return -1, fmt.Errorf("seccomp: setting no_new_privs: %w", errno)
 	}
 	prog := unix.SockFprog{Len: uint16(len(filter)), Filter: &filter[0]}
