@@ -651,3 +651,30 @@ func BenchmarkMapFile(b *testing.B) {
 		})
 	}
 }
+
+// TestStubsForkedFromZygote checks that address spaces' stubs are forked from
+// the zygote (no exec after New) as children of the Sentry, which traces and
+// reaps them.
+func TestStubsForkedFromZygote(t *testing.T) {
+	e := newTestEnv(t)
+	zygote := int(e.p.zygote.stub.tgid)
+	seen := map[int]bool{zygote: true}
+	for range 2 {
+		pid := e.newAS(t).StubPID()
+		if seen[pid] {
+			t.Fatalf("stub %d is the zygote or another address space's", pid)
+		}
+		seen[pid] = true
+		status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := fmt.Sprintf("PPid:\t%d\n", os.Getpid()); !strings.Contains(string(status), w) {
+			t.Errorf("stub %d status lacks %q:\n%s", pid, w, status)
+		}
+		// Traced by one of this process's threads.
+		if strings.Contains(string(status), "TracerPid:\t0\n") {
+			t.Errorf("stub %d is not traced:\n%s", pid, status)
+		}
+	}
+}
