@@ -145,10 +145,14 @@ func tmpfsData(options []string) string {
 // mountAt mounts a new filesystem of fsType at dest, creating the directory first
 // if the image lacks it.
 func (m *mounts) mountAt(dest, fsType, data string) error {
+	dest, err := m.mountPoint(dest)
+	if err != nil {
+		return err
+	}
 	if err := m.mkdirAll(dest); err != nil {
 		return err
 	}
-	_, err := m.vfs.MountAt(m.ctx, m.creds, "none", m.pop(dest), fsType, &vfs.MountOptions{
+	_, err = m.vfs.MountAt(m.ctx, m.creds, "none", m.pop(dest), fsType, &vfs.MountOptions{
 		GetFilesystemOptions: vfs.GetFilesystemOptions{Data: data},
 		InternalMount:        true,
 	})
@@ -157,6 +161,60 @@ func (m *mounts) mountAt(dest, fsType, data string) error {
 
 func (m *mounts) pop(p string) *vfs.PathOperation {
 	return &vfs.PathOperation{Root: m.root, Start: m.root, Path: p, FollowFinalSymlink: true}
+}
+
+// mountPoint returns the path in the container that a mount at dest covers: dest
+// with every symlink on the way resolved within the container's root, including a
+// final one and dangling ones, as runc resolves mount destinations (securejoin).
+// So a mount over an image's /etc/resolv.conf that is a symlink to a file not
+// there yet creates and covers the symlink's target, not the parent directory's
+// entry. Components that do not exist are kept as they are, to be created.
+func (m *mounts) mountPoint(dest string) (string, error) {
+	resolved := "/"
+	rest := splitPath(dest)
+	for links := 0; len(rest) > 0; {
+		c := rest[0]
+		rest = rest[1:]
+		switch c {
+		case ".":
+			continue
+		case "..":
+			// resolved has no symlink in it: its parent is its lexical one.
+			resolved = path.Dir(resolved)
+			continue
+		}
+		next := path.Join(resolved, c)
+		target, err := m.vfs.ReadlinkAt(m.ctx, m.creds, m.pop(next))
+		switch {
+		case err == linux.EINVAL || err == linux.ENOENT:
+			// Not a symlink, or not there yet: the name itself.
+			resolved = next
+			continue
+		case err != nil:
+			return "", fmt.Errorf("resolving mount point %s at %s: %w", dest, next, err)
+		case target == "":
+			return "", fmt.Errorf("resolving mount point %s: %s is an empty symlink: %w", dest, next, linux.ENOENT)
+		}
+		if links++; links > vfs.MaxSymlinkTraversals {
+			return "", fmt.Errorf("resolving mount point %s: %w", dest, linux.ELOOP)
+		}
+		if path.IsAbs(target) {
+			resolved = "/"
+		}
+		rest = append(splitPath(target), rest...)
+	}
+	return resolved, nil
+}
+
+// splitPath returns the non-empty components of p.
+func splitPath(p string) []string {
+	var comps []string
+	for _, c := range strings.Split(p, "/") {
+		if c != "" {
+			comps = append(comps, c)
+		}
+	}
+	return comps
 }
 
 // mkdirAll makes dest and its parents in the root, as runc does for mount points.

@@ -100,6 +100,9 @@ func (m *mounts) mountBind(dest string, readOnly bool) error {
 	if err != nil {
 		return fmt.Errorf("stat of the bind mount's source: %w", err)
 	}
+	if dest, err = m.mountPoint(dest); err != nil {
+		return err
+	}
 	isDir := st.Mode&linux.S_IFMT == linux.S_IFDIR
 	if isDir {
 		err = m.mkdirAll(dest)

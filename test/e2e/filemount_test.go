@@ -133,3 +133,113 @@ func TestFileBindMounts(t *testing.T) {
 		t.Errorf("the rootfs's own /etc/hostname holds %q, %v; want it untouched", got, err)
 	}
 }
+
+// TestMountPointSymlinks: a mount destination that is, or passes through, a symlink
+// in the image covers the symlink's target, resolved inside the container's root,
+// as runc resolves it; a dangling target is created (in the root's overlay, never
+// on the host), with its parent directories.
+func TestMountPointSymlinks(t *testing.T) {
+	busybox, err := os.ReadFile(filepath.Join(busyboxRootfs(t), "bin", "busybox"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		dest       string
+		dir        bool // bind the host directory, not the host file
+		script     string
+		wantStatus int
+		wantOut    string
+		wantErr    string
+	}{
+		{
+			name: "dangling relative", dest: "/etc/resolv.conf",
+			script:  "cat /run/resolvconf/resolv.conf; readlink /etc/resolv.conf",
+			wantOut: "from the host\n../run/resolvconf/resolv.conf\n",
+		},
+		{
+			name: "dangling absolute", dest: "/etc/hosts",
+			script:  "cat /etc/hosts /etc/real-hosts",
+			wantOut: "from the host\nfrom the host\n",
+		},
+		{
+			name: "to an image file", dest: "/etc/hostname",
+			script:  "cat /etc/hostname /etc/hostname.real",
+			wantOut: "from the host\nfrom the host\n",
+		},
+		{
+			name: "through a symlinked directory", dest: "/etc2/hosts",
+			script:  "cat /etc/hosts /etc/real-hosts",
+			wantOut: "from the host\nfrom the host\n",
+		},
+		{
+			name: "dangling directory", dest: "/data", dir: true,
+			script:  "cat /srv/data/f",
+			wantOut: "in a host directory\n",
+		},
+		{
+			name: "out of the root", dest: "/escape",
+			script:  "cat /host-file",
+			wantOut: "from the host\n",
+		},
+		{
+			name: "loop", dest: "/loop",
+			script:     "true",
+			wantStatus: 1, wantErr: "resolving mount point /loop: Too many levels of symbolic links",
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rootfs := t.TempDir()
+			for _, d := range []string{"bin", "etc", "proc", "dev", "tmp"} {
+				if err := os.Mkdir(filepath.Join(rootfs, d), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), busybox, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(rootfs, "etc", "hostname.real"), []byte("image\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			for link, target := range map[string]string{
+				"bin/sh": "busybox", "bin/cat": "busybox", "bin/readlink": "busybox", "bin/true": "busybox",
+				"etc/resolv.conf": "../run/resolvconf/resolv.conf", "etc/hosts": "/etc/real-hosts",
+				"etc/hostname": "hostname.real", "etc2": "etc", "data": "srv/data",
+				"escape": "../../../../host-file", "loop": "loop",
+			} {
+				if err := os.Symlink(target, filepath.Join(rootfs, link)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			hostDir := t.TempDir()
+			if err := os.WriteFile(filepath.Join(hostDir, "f"), []byte("in a host directory\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			hostFile := filepath.Join(t.TempDir(), "file")
+			if err := os.WriteFile(hostFile, []byte("from the host\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			source := hostFile
+			if tc.dir {
+				source = hostDir
+			}
+			spec := newSpec(rootfs, "/bin/sh", "-c", tc.script)
+			spec.Process.Env = []string{"PATH=/bin"}
+			spec.Mounts = append(spec.Mounts, specs.Mount{Destination: tc.dest, Type: "bind", Source: source, Options: []string{"rbind", "ro"}})
+			bundle := writeBundle(t, spec, "")
+			res := runsc(t, nil, "run", "--bundle", bundle, "e2e-"+strings.ReplaceAll(t.Name(), "/", "-"))
+			if res.status != tc.wantStatus || res.stdout != tc.wantOut || !strings.Contains(res.stderr, tc.wantErr) {
+				t.Errorf("%q = %d, stdout %q, stderr %q; want %d, %q, stderr with %q",
+					tc.script, res.status, res.stdout, res.stderr, tc.wantStatus, tc.wantOut, tc.wantErr)
+			}
+			for _, p := range []string{"run", "srv", "etc/real-hosts", "host-file"} {
+				if _, err := os.Lstat(filepath.Join(rootfs, p)); !os.IsNotExist(err) {
+					t.Errorf("%s exists in the host's rootfs (%v): the mount point was made on the host", p, err)
+				}
+			}
+			if got, err := os.ReadFile(filepath.Join(rootfs, "etc", "hostname.real")); err != nil || string(got) != "image\n" {
+				t.Errorf("the image's etc/hostname.real holds %q, %v; want it untouched", got, err)
+			}
+		})
+	}
+}
