@@ -493,8 +493,11 @@ func (cs *cases) detached(t *testing.T) {
 		wantStatus int
 		wantStdout string
 	}{
-		{[]string{"echo", "exec", "out"}, 0, "exec out\n"},
-		{[]string{"sh", "-c", "pwd; exit 4"}, 4, "/tmp\n"},
+		// Each lingers after its output: ctr opens its end of the output FIFOs
+		// asynchronously, and what a process that has already exited wrote is lost
+		// if the shim closed its end first (seen with runc on a loaded machine).
+		{[]string{"sh", "-c", "echo exec out; sleep 1"}, 0, "exec out\n"},
+		{[]string{"sh", "-c", "pwd; sleep 1; exit 4"}, 4, "/tmp\n"},
 	} {
 		args := append([]string{"tasks", "exec", "--exec-id", fmt.Sprint("e", i), "--cwd", "/tmp", id}, tc.args...)
 		if res := cs.c.ctr(t, "", args...); res.Status != tc.wantStatus || res.Stdout != tc.wantStdout {
