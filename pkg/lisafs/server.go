@@ -13,7 +13,8 @@ import (
 
 // Backend is the file system a Server serves.
 type Backend interface {
-	// Mount returns the root of the served tree: a new control FD each call.
+	// Mount returns the root of the served tree: a new control FD each call. The
+	// root is a directory, or a single regular file (a bind mount of one file).
 	Mount() (ControlFD, linux.Statx, error)
 }
 
