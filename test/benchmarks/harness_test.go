@@ -152,7 +152,9 @@ func (e *env) runscBinary(b testing.TB) string {
 			return
 		}
 		e.runsc = filepath.Join(e.dir, "runsc")
-		if out, err := exec.Command("go", "build", "-o", e.runsc, "visor.dev/visor/runsc").CombinedOutput(); err != nil {
+		cmd := exec.Command("go", "build", "-o", e.runsc, "visor.dev/visor/runsc")
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0") // as Bazel builds it: no cgo under seccomp
+		if out, err := cmd.CombinedOutput(); err != nil {
 			e.runscErr = fmt.Errorf("go build runsc: %v\n%s", err, out)
 		}
 	})

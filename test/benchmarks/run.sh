@@ -28,7 +28,7 @@ out=${OUT:-$(mktemp -d /var/tmp/visor-bench-run.XXXXXX)}
 mkdir -p "$out"
 
 echo "building runsc and the benchmark driver in $out ..." >&2
-go build -o "$out/runsc" ./runsc
+CGO_ENABLED=0 go build -o "$out/runsc" ./runsc
 go test -c -o "$out/benchmarks.test" ./test/benchmarks
 
 # benchmark  loop count (at SCALE 1): about a second or two under runsc each.
