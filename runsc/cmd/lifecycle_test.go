@@ -748,17 +748,19 @@ func TestRunKilled(t *testing.T) {
 		}
 		cmd.Process.Kill()
 		cmd.Wait()
+		// The Sentry dies with it (its death signal), its threads releasing
+		// the sandbox lock a moment after.
+		for range 250 {
+			if l.state("c1").Status == container.Stopped {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
 		waitGone(t, sentry)
 		if then == "delete" {
 			l.run(0, "delete", "c1")
 			checkNothingLeft(t, l.root, bundle)
 			continue
-		}
-		for range 100 {
-			if l.state("c1").Status == container.Stopped {
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
 		}
 		if r := runscFiles(t, "--root", l.root, "run", "--bundle", busyboxBundle(t, "/bin/true"), "c1"); r.status != 0 {
 			t.Errorf("run over the ID of a killed run = %d, %q", r.status, r.stderr)
