@@ -46,7 +46,13 @@ func TestKilledCreate(t *testing.T) {
 			time.Sleep(delay)
 			cmd.Process.Kill()
 			cmd.Wait()
+			var left []string
+			entries, _ := os.ReadDir(r.root)
+			for _, e := range entries {
+				left = append(left, e.Name())
+			}
 			res := r.runsc("delete", "--force", id)
+			t.Logf("killed create left %q in --root; delete --force: status %d, stderr %q", left, res.status, res.stderr)
 			if res.status != 0 {
 				checkOneLineError(t, "delete", res, id, "does not exist")
 			}
