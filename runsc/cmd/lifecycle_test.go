@@ -608,6 +608,10 @@ func TestCreateTerminal(t *testing.T) {
 	if r := l.run(1, "create", "--bundle", bundle, "c1"); !strings.Contains(r.stderr, "no --console-socket") {
 		t.Errorf("create of a terminal container without a socket: %q", r.stderr)
 	}
+	if r := l.run(1, "create", "--bundle", bundle, "--console-socket", "/visor/none.sock", "c1"); !strings.Contains(r.stderr, "--console-socket") {
+		t.Errorf("create with a console socket nobody listens on: %q", r.stderr)
+	}
+	checkNothingLeft(t, l.root, bundle)
 	sock := filepath.Join(t.TempDir(), "console.sock")
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: sock, Net: "unix"})
 	if err != nil {
