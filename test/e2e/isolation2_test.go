@@ -911,3 +911,59 @@ for name, kind, dev in [("mem", stat.S_IFCHR, (1, 1)), ("null", stat.S_IFCHR, (1
 		}
 	}
 }
+
+// TestHostNetworkUnreachable listens on the host, on every address, on a TCP
+// port of the test's own, and has the container connect to it at 127.0.0.1 and
+// at each of the host's own addresses: every connect must fail, and the host
+// listener must see no connection (the sandbox's network is its own; with
+// --network=sandbox its loopback is not the host's).
+func TestHostNetworkUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp4", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	accepted := make(chan string, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c.RemoteAddr().String()
+			c.Close()
+		}
+	}()
+	port := l.Addr().(*net.TCPAddr).Port
+	addrs := []string{"127.0.0.1"}
+	ifaddrs, err := net.InterfaceAddrs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range ifaddrs {
+		if ip, ok := a.(*net.IPNet); ok && ip.IP.To4() != nil && !ip.IP.IsLoopback() {
+			addrs = append(addrs, ip.IP.String())
+		}
+	}
+	res := runDebian(t, "", nil, append([]string{"python3", "-c", `
+import errno, socket, sys
+port = int(sys.argv[1])
+for addr in sys.argv[2:]:
+    try:
+        socket.create_connection((addr, port), timeout=3).close()
+        print(addr, "connected")
+    except OSError as e:
+        print(addr, errno.errorcode.get(e.errno, str(e)))
+`, strconv.Itoa(port)}, addrs...)...)
+	t.Logf("container: status %d, stdout %q, stderr %q", res.status, res.stdout, res.stderr)
+	lines := strings.Split(strings.TrimSpace(res.stdout), "\n")
+	if res.status != 0 || len(lines) != len(addrs) {
+		t.Errorf("container: status %d, stdout %q, stderr %q; want 0 and a line for each of %q", res.status, res.stdout, res.stderr, addrs)
+	}
+	for _, line := range lines {
+		if strings.HasSuffix(line, " connected") {
+			t.Errorf("the container connected to the host's listener: %s", line)
+		}
+	}
+	select {
+	case from := <-accepted:
+		t.Errorf("the host's listener on port %d accepted a connection from %s", port, from)
+	case <-time.After(100 * time.Millisecond):
+	}
+}
