@@ -250,7 +250,7 @@ func TestFdPassing(t *testing.T) {
 received: /etc/hostname b'%s'
 connect /data/host.sock ECONNREFUSED
 connect %s ECONNREFUSED
-`, mustRead(t, filepath.Join(debianRootfs(t), "etc/hostname")), abstract)
+`, bytesRepr(t, filepath.Join(debianRootfs(t), "etc/hostname")), abstract)
 	if res.status != 0 || res.stdout != want {
 		t.Errorf("container: status %d, stdout %q, stderr %q; want 0, %q", res.status, res.stdout, res.stderr, want)
 	}
@@ -261,9 +261,9 @@ connect %s ECONNREFUSED
 	}
 }
 
-// mustRead returns a file's content, as Python's repr shows bytes without quotes
+// bytesRepr returns a file's content as Python's repr of bytes shows it, quotes left out
 // (enough for plain text with newlines).
-func mustRead(t *testing.T, path string) string {
+func bytesRepr(t *testing.T, path string) string {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
