@@ -102,6 +102,9 @@ func Run(args Args) (linux.WaitStatus, error) {
 	if err != nil {
 		return 0, err
 	}
+	if err := installSandboxing(sandboxLog(args)); err != nil { // sandboxing.go
+		return 0, err
+	}
 	watched, err := dupGoferFDs(args.GoferFDs)
 	if err != nil {
 		return 0, fmt.Errorf("the Gofer's connections: %w", err)

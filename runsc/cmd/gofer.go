@@ -17,6 +17,7 @@ import (
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/runsc/fsgofer"
+	goferfilter "visor.dev/visor/runsc/fsgofer/filter"
 	"visor.dev/visor/runsc/specutils"
 )
 
@@ -29,7 +30,7 @@ import (
 // outside), every served directory opened (fsgofer.New, which also keeps
 // /proc/self/fd), then pivot_root into an empty read-only tmpfs with the host's
 // tree detached, then only the capabilities file operations on the Sentry's behalf
-// need and no_new_privs. A seccomp filter on top comes with the Sentry's.
+// need and no_new_privs, then its seccomp allow-list (runsc/fsgofer/filter).
 type Gofer struct {
 	Stderr io.Writer
 
@@ -103,6 +104,9 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 		return failure(g.Stderr, name, err)
 	}
 	if err := dropPrivileges(goferCaps); err != nil {
+		return failure(g.Stderr, name, err)
+	}
+	if err := goferfilter.Install(g.Stderr); err != nil {
 		return failure(g.Stderr, name, err)
 	}
 
