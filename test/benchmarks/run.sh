@@ -42,6 +42,8 @@ benches=(
 	"PtraceFloor 50000"
 	"Startup 20"
 	"StartupPhases 20"
+	"Lifecycle 20"
+	"IdleMemory 3"
 )
 
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -83,6 +85,13 @@ function row(label, bench, unit, rs,    nat, sc, gv, rc) {
 	if (nat == "" && sc == "" && gv == "" && rc == "") return
 	printf "| %s | %s | %s | %s | %s | %s | %s |\n", label, fmt(nat), fmt(sc), fmt(gv), fmt(rc), ratio(sc, nat), ratio(sc, gv)
 }
+function mib(v) { return v == "" ? "-" : sprintf("%.1f MiB", v / 1048576) }
+function memrow(label, unit,    sc, rc) {
+	sc = median("IdleMemory/runsc " unit)
+	rc = median("IdleMemory/runc " unit)
+	if (sc == "" && rc == "") return
+	printf "| %s | - | %s | - | %s | - | - |\n", label, mib(sc), mib(rc)
+}
 function native_only(label, key,    v) {
 	v = median(key)
 	if (v != "") printf "| %s | %s | - | - | - | - | - |\n", label, fmt(v)
@@ -112,4 +121,7 @@ END {
 	row("static program: main done to reaped (runsc do, gVisor do)", "StartupPhases", "teardown-ns/op", "runsc")
 	row("static program: start to main (runsc run)", "StartupPhases", "to-main-ns/op", "runsc-run")
 	row("static program: main done to reaped (runsc run)", "StartupPhases", "teardown-ns/op", "runsc-run")
+	row("/bin/true create+start+reap+delete (as the containerd shim drives it)", "Lifecycle", "ns/op", "runsc")
+	memrow("idle container (sleep), RSS of its host processes", "rss-bytes/op")
+	memrow("idle container (sleep), PSS of its host processes", "pss-bytes/op")
 }' "$raw"

@@ -41,7 +41,7 @@ func runtimeName(rt engine.Runtime) string { return "test-" + rt.Name }
 
 // startDockerd starts a dockerd with rts registered, and stops it and removes all
 // it made when the test ends. It skips the test where dockerd cannot run.
-func startDockerd(t *testing.T, rts []engine.Runtime) *dockerd {
+func startDockerd(t testing.TB, rts []engine.Runtime) *dockerd {
 	t.Helper()
 	// Under /tmp, not $TMPDIR (Bazel's is deep): the daemon's sockets live in it, and
 	// a unix socket's path must fit in 108 bytes.
@@ -148,7 +148,7 @@ func startDockerd(t *testing.T, rts []engine.Runtime) *dockerd {
 }
 
 // stop removes every container and stops dockerd (which stops its containerd).
-func (d *dockerd) stop(t *testing.T) {
+func (d *dockerd) stop(t testing.TB) {
 	select {
 	case <-d.done:
 		t.Errorf("dockerd exited during the test: %v; log:\n%s", d.cmd.ProcessState, engine.TailFile(d.log, 40))
@@ -169,7 +169,7 @@ func (d *dockerd) stop(t *testing.T) {
 }
 
 // docker runs the Docker client against this daemon.
-func (d *dockerd) docker(t *testing.T, stdin string, args ...string) engine.Result {
+func (d *dockerd) docker(t testing.TB, stdin string, args ...string) engine.Result {
 	t.Helper()
 	return engine.Run(t, d.env(), stdin, dockerBin, args...)
 }
@@ -186,7 +186,7 @@ func (d *dockerd) stateDir(id string) string {
 }
 
 // checkDockerd skips the test where dockerd cannot start.
-func checkDockerd(t *testing.T) {
+func checkDockerd(t testing.TB) {
 	t.Helper()
 	if os.Getuid() != 0 {
 		t.Skip("dockerd needs root")

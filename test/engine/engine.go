@@ -46,7 +46,7 @@ type Runtime struct {
 
 // Runtimes returns the runtimes $VISOR_TEST_RUNTIMES names, runsc built into dir
 // (or the prebuilt one under Bazel). A runtime that is not there fails the test.
-func Runtimes(t *testing.T, dir string) []Runtime {
+func Runtimes(t testing.TB, dir string) []Runtime {
 	t.Helper()
 	names := os.Getenv(RuntimesEnv)
 	if names == "" {
@@ -91,7 +91,7 @@ func Runtimes(t *testing.T, dir string) []Runtime {
 
 // BusyboxRootfs builds the busybox rootfs (images/busybox/build.sh, found from
 // the test's package directory) into dir/rootfs and returns its path.
-func BusyboxRootfs(t *testing.T, dir string) string {
+func BusyboxRootfs(t testing.TB, dir string) string {
 	t.Helper()
 	script, err := filepath.Abs("../../images/busybox/build.sh")
 	if err != nil {
@@ -106,7 +106,7 @@ func BusyboxRootfs(t *testing.T, dir string) string {
 
 // TarDir writes a tar archive of dir's content (paths relative to it, owned by
 // root) to file.
-func TarDir(t *testing.T, dir, file string) {
+func TarDir(t testing.TB, dir, file string) {
 	t.Helper()
 	cmd := exec.Command("tar", "--numeric-owner", "--owner=0", "--group=0", "-C", dir, "-cf", file, ".")
 	if out, err := cmd.CombinedOutput(); err != nil {
@@ -130,7 +130,7 @@ const CommandTimeout = 2 * time.Minute
 
 // Run runs name with args and env added to the environment, stdin as its input,
 // and returns what it did. Failing to run it at all, or a time-out, fails the test.
-func Run(t *testing.T, env []string, stdin string, name string, args ...string) Result {
+func Run(t testing.TB, env []string, stdin string, name string, args ...string) Result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), CommandTimeout)
 	defer cancel()
@@ -291,7 +291,7 @@ func Leftovers(rt Runtime, before []int, id, stateDir string, wait time.Duration
 
 // StopProcess ends a process this test started (a daemon): SIGTERM, then SIGKILL
 // if it has not exited within grace. It returns once the process is reaped.
-func StopProcess(t *testing.T, cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
+func StopProcess(t testing.TB, cmd *exec.Cmd, done <-chan struct{}, grace time.Duration) {
 	t.Helper()
 	if err := cmd.Process.Signal(unix.SIGTERM); err != nil {
 		t.Logf("SIGTERM to %s (pid %d): %v", cmd.Path, cmd.Process.Pid, err)
@@ -308,7 +308,7 @@ func StopProcess(t *testing.T, cmd *exec.Cmd, done <-chan struct{}, grace time.D
 
 // Unmount unmounts every mount at or under dir (a test's own temp directory,
 // where a daemon it ran may have left mounts), deepest first.
-func Unmount(t *testing.T, dir string) {
+func Unmount(t testing.TB, dir string) {
 	t.Helper()
 	mps, err := MountPointsUnder(dir)
 	if err != nil {
@@ -339,7 +339,7 @@ func TailFile(file string, n int) string {
 // container's init, shows the container runs in rt — not in some other runtime
 // the engine fell back to: under runsc it is the Sentry, a process of the runsc
 // binary; under runc it is the container's own program, no longer runc.
-func CheckRunsIn(t *testing.T, rt Runtime, pid int) {
+func CheckRunsIn(t testing.TB, rt Runtime, pid int) {
 	t.Helper()
 	pids, err := ProcessesOf(rt.Binary)
 	if err != nil {

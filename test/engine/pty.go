@@ -71,7 +71,7 @@ const (
 // way a person at a terminal would: it waits for the shell's prompt, types a line
 // that prints the terminal's size and "hi" and exits 5, and checks the output and
 // the exit status cmd reports.
-func CheckTerminal(t *testing.T, cmd *exec.Cmd) {
+func CheckTerminal(t testing.TB, cmd *exec.Cmd) {
 	t.Helper()
 	master, replica, err := OpenPty(termRows, termCols)
 	if err != nil {
