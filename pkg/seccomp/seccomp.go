@@ -25,6 +25,7 @@
 package seccomp
 
 import (
+	"encoding/binary"
 	"fmt"
 	"maps"
 	"slices"
@@ -246,4 +247,31 @@ func Assemble(insns []bpf.Instruction) ([]unix.SockFilter, error) {
 		out[i] = unix.SockFilter{Code: ri.Op, Jt: ri.Jt, Jf: ri.Jf, K: ri.K}
 	}
 	return out, nil
+}
+
+// Allowed runs prog, as Rules.Program made it, in x/net/bpf's interpreter on an
+// x86-64 call of system call nr with args, and reports whether it allows the
+// call: how tests check what a list lets through.
+func Allowed(prog []bpf.Instruction, nr uintptr, args ...uint64) (bool, error) {
+	vm, err := bpf.NewVM(prog)
+	if err != nil {
+		return false, err
+	}
+	// The kernel loads seccomp_data words in host order (little-endian, the
+	// low word of each u64 first); the interpreter loads big-endian words, as
+	// in a network packet. So each 32-bit word is written big-endian at the
+	// offset where the kernel has it.
+	in := make([]byte, seccompDataSize)
+	be := binary.BigEndian
+	be.PutUint32(in[seccompDataNr:], uint32(nr))
+	be.PutUint32(in[seccompDataArch:], auditArchX86_64)
+	for i, a := range args {
+		be.PutUint32(in[seccompDataArgs+8*i:], uint32(a))
+		be.PutUint32(in[seccompDataArgs+8*i+4:], uint32(a>>32))
+	}
+	out, err := vm.Run(in)
+	if err != nil {
+		return false, err
+	}
+	return uint32(out) == actionAllow, nil
 }

@@ -76,7 +76,7 @@ func TestProgram(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Program: %v", err)
 	}
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		c    call
 		want uint32
@@ -107,12 +107,25 @@ func TestProgram(t *testing.T) {
 		{"lseek high word differs", x8664(unix.SYS_LSEEK, 3, 0x1234), deny},
 		{"tgkill all three args", x8664(unix.SYS_TGKILL, 7, 8, uint64(unix.SIGURG)), actionAllow},
 		{"tgkill last arg differs", x8664(unix.SYS_TGKILL, 7, 8, uint64(unix.SIGKILL)), deny},
+		{"too few args given: the rest are 0", x8664(unix.SYS_TGKILL, 7, 8), deny},
 		{"i386 ABI", call{nr: unix.SYS_READ, arch: auditArchI386}, deny},
 		{"x32 ABI", call{nr: x32SyscallBit | unix.SYS_READ, arch: auditArchX86_64}, deny},
-	} {
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := run(t, prog, tc.c); got != tc.want {
 				t.Errorf("action %#x, want %#x", got, tc.want)
+			}
+			if tc.c.arch != auditArchX86_64 {
+				return
+			}
+			// Allowed, the exported form, agrees.
+			ok, err := Allowed(prog, uintptr(tc.c.nr), tc.c.args[:]...)
+			if err != nil {
+				t.Fatalf("Allowed: %v", err)
+			}
+			if ok != (tc.want == actionAllow) {
+				t.Errorf("Allowed = %v, want %v", ok, tc.want == actionAllow)
 			}
 		})
 	}
