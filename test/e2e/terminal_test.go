@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -125,6 +126,15 @@ func (d *ptyDriver) command(line, want string) []string {
 	return d.expect(want)
 }
 
+// foregroundSleep starts a foreground job that sleeps, and waits until it runs
+// in the foreground: it says so from within the job, after the shell gave it
+// the terminal. n tells the jobs apart.
+func (d *ptyDriver) foregroundSleep(n int) {
+	d.t.Helper()
+	d.send(fmt.Sprintf("sh -c 'echo \"STARTED_$((%d))\"; exec sleep 100'\n", n))
+	d.expect(fmt.Sprintf("STARTED_%d", n))
+}
+
 // startTerminalContainer runs `runsc run` of args in a busybox container with
 // process.terminal=true, as a user does in a terminal: its stdio the replica of
 // a pty made here, which is its controlling terminal, in a session of its own.
@@ -227,15 +237,20 @@ func TestTerminalShell(t *testing.T) {
 	d.command(`echo "STATUS_$((0)) $?"`, `STATUS_0 130\r?\n`)
 
 	// ^C kills a foreground sleep but not the shell.
-	d.send("sleep 100\n")
-	time.Sleep(500 * time.Millisecond) // for sleep to start; ^C before would only cancel the line
+	d.foregroundSleep(1)
 	d.send("\x03")
 	d.expect(terminalPrompt)
 	d.command(`echo "STATUS_$((1)) $?"`, `STATUS_1 130\r?\n`)
 
-	// ^\ (SIGQUIT) likewise: the status says SIGQUIT (128+3).
-	d.send("sleep 100\n")
-	time.Sleep(500 * time.Millisecond)
+	// ^\ (SIGQUIT) likewise: the status says SIGQUIT (128+3). Not to a shell
+	// (ash ignores SIGQUIT until it execs a command): to cat, which is
+	// running once it copies a line back (after the terminal's echo of it).
+	// The line is typed once the job runs, for the interactive shell's line
+	// editor reads ahead.
+	d.send("sh -c 'echo \"STARTED_$((9))\"; exec cat'\n")
+	d.expect("STARTED_9")
+	d.send("READY_Q\n")
+	d.expect(`READY_Q\r?\nREADY_Q`)
 	d.send("\x1c")
 	d.expect(terminalPrompt)
 	d.command(`echo "STATUS_$((2)) $?"`, `STATUS_2 131\r?\n`)
@@ -246,7 +261,7 @@ func TestTerminalShell(t *testing.T) {
 	d.command(`jobs; echo "JOBS_$((1))"`, `(?s)Running.*sleep 100.*JOBS_1`)
 	d.send("fg\n")
 	d.expect("sleep 100")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // fg names the job, then continues it in the foreground
 	d.send("\x03")
 	d.expect(terminalPrompt)
 	d.command(`jobs; echo "JOBS_$((2))"`, `JOBS_2`)
@@ -254,15 +269,14 @@ func TestTerminalShell(t *testing.T) {
 		t.Errorf("the background job still runs after fg and ^C:\n%s", got)
 	}
 
-	d.send("sleep 100\n")
-	time.Sleep(500 * time.Millisecond)
+	d.foregroundSleep(3)
 	d.send("\x1a") // ^Z
 	d.expect(`Stopped.*sleep 100`)
 	d.expect(terminalPrompt)
 	d.command(`echo "STATUS_$((3)) $?"`, `STATUS_3 14[68]\r?\n`) // 128+SIGTSTP (20); ash says 148
 	d.send("fg\n")
 	d.expect("sleep 100")
-	time.Sleep(300 * time.Millisecond)
+	time.Sleep(300 * time.Millisecond) // fg names the job, then continues it in the foreground
 	d.send("\x03")
 	d.expect(terminalPrompt)
 
@@ -345,8 +359,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	d.command(`echo "SIZE_$((1)) $(stty size)"`, `SIZE_1 25 90\r?\n`)
-	d.send("sleep 100\n")
-	time.Sleep(500 * time.Millisecond)
+	d.foregroundSleep(4)
 	d.send("\x03")
 	d.expect(terminalPrompt)
 	d.command(`echo "STATUS_$((1)) $?"`, `STATUS_1 130\r?\n`)
@@ -403,8 +416,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	d2.command(`echo "SIZE_$((3)) $(stty size)"`, `SIZE_3 20 70\r?\n`)
-	d2.send("sleep 100\n")
-	time.Sleep(500 * time.Millisecond)
+	d2.foregroundSleep(5)
 	d2.send("\x03")
 	d2.expect("EXEC-PROMPT> ")
 	d2.command(`echo "STATUS_$((2)) $?"`, `STATUS_2 130\r?\n`)
@@ -418,4 +430,17 @@ func TestTerminalConsoleSocket(t *testing.T) {
 	d.send("exit 0\n")
 	r.waitStatus(id, specs.StateStopped, runTimeout)
 	r.must("delete", id)
+}
+
+// TestSignalsDuringFork signals a process group again and again while its shell
+// forks, as a terminal does with ^C and window size changes: a signal can reach
+// a child before it first runs. The sandbox must keep running and exit.
+func TestSignalsDuringFork(t *testing.T) {
+	res := runBusybox(t, "", nil, "sh", "-c", `setsid sh -c 'trap "echo W" USR1; (trap "" USR1; while :; do kill -USR1 0; sleep 0.01; done) & while :; do sleep 0.01; echo L; done' 2>/dev/null & sleep 5; kill -9 -1; echo done`)
+	if res.status != 0 || !strings.HasSuffix(res.stdout, "done\n") {
+		t.Errorf("status %d, stdout ending %q, stderr %q; want 0 and done", res.status, res.stdout[max(0, len(res.stdout)-40):], res.stderr)
+	}
+	if n := strings.Count(res.stdout, "L\n"); n < 20 {
+		t.Errorf("the forking loop went round %d times in 5 s; want it to keep going", n)
+	}
 }

@@ -29,7 +29,8 @@ const (
 // setupSignalFrameLocked pushes a signal frame for info and points the registers at
 // act's handler. oldMask is the mask sigreturn will restore.
 //
-// Preconditions: called by the task goroutine; signalHandlers.mu is locked.
+// Preconditions: called by the task goroutine; ts.mu is locked for reading and
+// signalHandlers.mu is locked.
 func (t *Task) setupSignalFrameLocked(info *linux.SignalInfo, act *linux.SigAction, oldMask linux.SignalSet) error {
 	if act.Flags&linux.SA_RESTORER == 0 {
 		// x86-64 has no kernel-provided trampoline: without a restorer the handler
@@ -167,7 +168,9 @@ func (t *Task) saveXState() []byte {
 	}
 	xs, err := xc.GetXState(as, make([]byte, maxXStateSize))
 	if err != nil {
-		t.k.logf("task %d: saving FP state for a signal frame: %v", t.ThreadID(), err)
+		// The caller holds ts.mu: ThreadID would lock it again, and wait
+		// behind a writer that waits for the caller.
+		t.k.logf("task %d: saving FP state for a signal frame: %v", t.k.tasks.root.tids[t], err)
 		return nil
 	}
 	t.k.xstateSize.CompareAndSwap(0, int32(len(xs)))
