@@ -266,6 +266,10 @@ func execProcess(c *container.Container, p *specs.Process, stdio [3]*os.File, co
 				return 0, err
 			}
 			defer replica.Close()
+			if cs := p.ConsoleSize; cs != nil && cs.Height > 0 && cs.Width > 0 {
+				// As runc: the size asked for, before the process runs.
+				console.SetWinsize(replica, &unix.Winsize{Row: uint16(cs.Height), Col: uint16(cs.Width)})
+			}
 			err = console.SendMaster(consoleSocket, master)
 			master.Close()
 			if err != nil {

@@ -377,10 +377,11 @@ func TestTerminalConsoleSocket(t *testing.T) {
 
 	// An exec'd shell with a terminal of its own, as the shim asks for it.
 	p := specs.Process{
-		Terminal: true,
-		Args:     []string{"/bin/sh"},
-		Env:      []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "PS1=EXEC-PROMPT> "},
-		Cwd:      "/",
+		Terminal:    true,
+		ConsoleSize: &specs.Box{Height: 21, Width: 71},
+		Args:        []string{"/bin/sh"},
+		Env:         []string{"PATH=/bin:/usr/bin:/sbin:/usr/sbin", "PS1=EXEC-PROMPT> "},
+		Cwd:         "/",
 	}
 	data, err := json.Marshal(p)
 	if err != nil {
@@ -409,6 +410,7 @@ func TestTerminalConsoleSocket(t *testing.T) {
 	d2.expect("EXEC-PROMPT> ")
 	d2.command(`test -t 0 && echo "EXECTTY_$((2+2))"`, "EXECTTY_4")
 	d2.command(`echo "TTYNAME_$((2)) $(tty)"`, `TTYNAME_2 /dev/pts/[0-9]+\r?\n`)
+	d2.command(`echo "SIZE_$((4)) $(stty size)"`, `SIZE_4 21 71\r?\n`)
 	if strings.Contains(d2.shown(), "job control turned off") {
 		t.Errorf("the exec'd shell has no job control; the terminal showed:\n%s", d2.shown())
 	}
