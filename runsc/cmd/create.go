@@ -6,12 +6,15 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/google/subcommands"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
+	"visor.dev/visor/runsc/cgroup"
 	"visor.dev/visor/runsc/config"
 	"visor.dev/visor/runsc/console"
 	"visor.dev/visor/runsc/container"
@@ -177,12 +180,31 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 		files = append(files, master, replica)
 		stdio = [3]*os.File{replica, replica, replica}
 	}
+	// The sandbox's processes are born in its cgroup (and so are the stubs the
+	// Sentry forks), with no moment outside it.
+	cg, err := newCgroup(a)
+	if err != nil {
+		return
+	}
+	restore := func() error { return nil }
+	if cg != nil {
+		if err = c.SetCgroup(cg.State()); err != nil {
+			cg.Destroy()
+			return
+		}
+		if restore, err = cg.Join(); err != nil {
+			return
+		}
+	}
 	mark := markLog(a.conf)
 	s, err = sandbox.Start(sandbox.Args{
 		ID: a.id, Spec: a.spec, BundleDir: a.bundle, Conf: a.conf,
 		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2],
 		Detached: a.detached, Control: ctl, Lock: lock, Exit: exit,
 	})
+	if rerr := restore(); err == nil && rerr != nil {
+		err = fmt.Errorf("leaving the sandbox's cgroup: %w", rerr)
+	}
 	if err != nil {
 		return
 	}
@@ -213,4 +235,36 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 		err = writePidFile(a.pidFile, sentry.Pid)
 	}
 	return
+}
+
+// newCgroup makes the sandbox's cgroup from the spec's linux.cgroupsPath and
+// linux.resources. Where cgroups cannot be written (rootless, a read-only
+// cgroupfs in a container, none mounted) a sandbox whose spec sets no limit
+// runs without one (nil), as runc's rootless mode does; one that sets limits
+// fails, since they could not be honoured.
+func newCgroup(a createArgs) (*cgroup.Cgroup, error) {
+	cg, err := cgroup.New(a.spec, a.id)
+	if err == nil {
+		return cg, nil
+	}
+	unavailable := errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrNotExist)
+	if unavailable && !setsLimits(a.spec) {
+		return nil, nil
+	}
+	return nil, err
+}
+
+// setsLimits reports whether spec's linux.resources limits memory, CPU or pids.
+func setsLimits(spec *specs.Spec) bool {
+	if spec.Linux == nil || spec.Linux.Resources == nil {
+		return false
+	}
+	r := spec.Linux.Resources
+	if m := r.Memory; m != nil && (m.Limit != nil && *m.Limit > 0 || m.Reservation != nil && *m.Reservation > 0 || m.Swap != nil && *m.Swap > 0) {
+		return true
+	}
+	if c := r.CPU; c != nil && (c.Shares != nil && *c.Shares > 0 || c.Quota != nil && *c.Quota > 0 || c.Cpus != "" || c.Mems != "") {
+		return true
+	}
+	return r.Pids != nil && r.Pids.Limit > 0
 }

@@ -34,6 +34,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/pkg/abi/linux"
+	"visor.dev/visor/runsc/cgroup"
 )
 
 // Names of the files in a container's state directory.
@@ -83,6 +84,9 @@ type State struct {
 	Annotations map[string]string `json:"annotations,omitempty"`
 	// Foreground marks a container of `runsc run`, owned by that process.
 	Foreground bool `json:"foreground,omitempty"`
+	// Cgroup is the sandbox's host cgroup; nil when it has none (rootless
+	// without cgroup access).
+	Cgroup *cgroup.State `json:"cgroup,omitempty"`
 }
 
 // validID is what runc accepts as a container ID; it keeps IDs usable as a
@@ -267,6 +271,9 @@ func reclaim(dir string) bool {
 			return false
 		}
 		owner.Close()
+	}
+	if c.destroyCgroup() != nil {
+		return false
 	}
 	return os.RemoveAll(dir) == nil
 }
@@ -487,6 +494,28 @@ func (c *Container) SetProcesses(sentry, gofer Process) error {
 	return c.save()
 }
 
+// SetCgroup records the sandbox's cgroup, for delete to remove.
+func (c *Container) SetCgroup(st cgroup.State) error {
+	c.state.Cgroup = &st
+	return c.save()
+}
+
+// destroyCgroup removes the sandbox's cgroup, if it has one. Its processes
+// must be gone (or going: Destroy waits a moment for the cgroup to empty).
+func (c *Container) destroyCgroup() error {
+	if c.state.Cgroup == nil {
+		return nil
+	}
+	cg, err := cgroup.Load(*c.state.Cgroup)
+	if err == nil {
+		err = cg.Destroy()
+	}
+	if err != nil {
+		return fmt.Errorf("removing the sandbox's cgroup %s: %w", c.state.Cgroup.Path, err)
+	}
+	return nil
+}
+
 // SetStatus records status.
 func (c *Container) SetStatus(status Status) error {
 	c.state.Status = status
@@ -519,6 +548,13 @@ func (c *Container) save() error {
 // Destroy removes the container's state directory and releases its locks.
 // The caller holds the command lock, so no other command acts meanwhile.
 func (c *Container) Destroy() error {
+	// The cgroup first: a state directory that stays behind when it cannot be
+	// removed lets a later delete try again.
+	if err := c.destroyCgroup(); err != nil {
+		c.Unlock()
+		c.owner.Close()
+		return err
+	}
 	err := os.RemoveAll(c.Dir)
 	c.Unlock()
 	c.owner.Close()
