@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -14,8 +16,9 @@ import (
 
 // installSandboxing cuts the Sentry off from the host before it touches anything
 // of the container's: it makes an empty, read-only tmpfs its root, so that no
-// host path resolves, and installs its seccomp allow-list (runsc/boot/filter) on
-// every thread, so that a violation kills it with a line on log.
+// host path resolves, keeps only the capability it needs (sentryCaps), and
+// installs its seccomp allow-list (runsc/boot/filter) on every thread, so that a
+// violation kills it with a line on log.
 //
 // Whatever the Sentry needs from the host filesystem must be open by then: the
 // memory file, the ptrace platform's zygote (exec'd through /proc/self/fd), the
@@ -34,10 +37,43 @@ func installSandboxing(log io.Writer) error {
 	if err := pivotToEmptyRoot(); err != nil {
 		return err
 	}
+	if err := dropCapabilities(sentryCaps); err != nil {
+		return err
+	}
 	if err := filter.Install(log); err != nil {
 		return fmt.Errorf("installing the seccomp filter: %w", err)
 	}
 	return nil
+}
+
+// sentryCaps are the capabilities the Sentry keeps. CAP_SYS_PTRACE: the stubs
+// it traces are forked from the ptrace platform's zygote, which was started
+// while the Sentry still had all of its capabilities and has them too; tracing a
+// process with capabilities the tracer lacks takes CAP_SYS_PTRACE. Nothing else
+// the Sentry does from here on (calls on FDs it holds, signals to its own
+// children) needs one.
+var sentryCaps = []uintptr{unix.CAP_SYS_PTRACE}
+
+// dropCapabilities keeps only the capabilities keep, in every set including
+// the bounding set, on all of the process's threads at once (a binary without
+// cgo, as runsc is built).
+func dropCapabilities(keep []uintptr) error {
+	// The bounding set goes first: dropping from it needs CAP_SETPCAP, which
+	// the capset below gives up. The kernel says EINVAL past its last
+	// capability.
+	for c := uintptr(0); ; c++ {
+		if slices.Contains(keep, c) {
+			continue
+		}
+		_, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0)
+		if errno == unix.EINVAL {
+			break
+		}
+		if errno != 0 {
+			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, errno)
+		}
+	}
+	return setCapabilities(keep)
 }
 
 // sandboxLog is where a seccomp violation is reported: the Sentry's stderr, and

@@ -9,8 +9,8 @@ import (
 
 // TestSandboxConfinement checks, from the host, how the two sandbox processes of
 // a created and then running container are confined: both run under a seccomp
-// filter with no_new_privs (runsc/boot/filter, runsc/fsgofer/filter), and both
-// see an empty directory as their root (the Sentry's chroot, the Gofer's
+// filter with no_new_privs (runsc/boot/filter, runsc/fsgofer/filter) and only
+// the capabilities they need, and both see an empty directory as their root (the Sentry's chroot, the Gofer's
 // pivot_root), so no host path resolves in either. The container still runs.
 func TestSandboxConfinement(t *testing.T) {
 	r := newOCIRoot(t)
@@ -22,9 +22,14 @@ func TestSandboxConfinement(t *testing.T) {
 		for _, p := range []struct {
 			name string
 			pid  int
-		}{{"sentry", sentry}, {"gofer", gofer}} {
+			// caps are the process's effective and bounding capabilities:
+			// the Sentry's CAP_SYS_PTRACE, the Gofer's CAP_CHOWN,
+			// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and
+			// CAP_FSETID.
+			caps string
+		}{{"sentry", sentry, "0000000000080000"}, {"gofer", gofer, "000000000000001f"}} {
 			status := readString(t, fmt.Sprintf("/proc/%d/status", p.pid))
-			for _, want := range []string{"Seccomp:\t2\n", "NoNewPrivs:\t1\n"} {
+			for _, want := range []string{"Seccomp:\t2\n", "NoNewPrivs:\t1\n", "CapEff:\t" + p.caps + "\n", "CapBnd:\t" + p.caps + "\n"} {
 				if !strings.Contains(status, want) {
 					t.Errorf("%s: the %s's /proc/%d/status has no %q:\n%s", when, p.name, p.pid, want, status)
 				}
