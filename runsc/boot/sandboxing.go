@@ -16,7 +16,7 @@ import (
 
 // installSandboxing cuts the Sentry off from the host before it touches anything
 // of the container's: it makes an empty, read-only tmpfs its root, so that no
-// host path resolves, keeps only the capability it needs (sentryCaps), and
+// host path resolves, drops its capabilities (sentryCaps), and
 // installs its seccomp allow-list (runsc/boot/filter) on every thread, so that a
 // violation kills it with a line on log.
 //
@@ -46,13 +46,11 @@ func installSandboxing(log io.Writer) error {
 	return nil
 }
 
-// sentryCaps are the capabilities the Sentry keeps. CAP_SYS_PTRACE: the stubs
-// it traces are forked from the ptrace platform's zygote, which was started
-// while the Sentry still had all of its capabilities and has them too; tracing a
-// process with capabilities the tracer lacks takes CAP_SYS_PTRACE. Nothing else
-// the Sentry does from here on (calls on FDs it holds, signals to its own
-// children) needs one.
-var sentryCaps = []uintptr{unix.CAP_SYS_PTRACE}
+// sentryCaps are the capabilities the Sentry keeps: none. Nothing it does from
+// here on (calls on FDs it holds, signals to and ptrace of its own stubs, which
+// have none either) needs one, and without any it cannot trace or signal-steal
+// from host processes that have some.
+var sentryCaps []uintptr
 
 // dropCapabilities keeps only the capabilities keep, in every set including
 // the bounding set, on all of the process's threads at once (a binary without

@@ -23,11 +23,10 @@ func TestSandboxConfinement(t *testing.T) {
 			name string
 			pid  int
 			// caps are the process's effective and bounding capabilities:
-			// the Sentry's CAP_SYS_PTRACE, the Gofer's CAP_CHOWN,
-			// CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_FOWNER and
-			// CAP_FSETID.
+			// none for the Sentry; the Gofer's CAP_CHOWN, CAP_DAC_OVERRIDE,
+			// CAP_DAC_READ_SEARCH, CAP_FOWNER and CAP_FSETID.
 			caps string
-		}{{"sentry", sentry, "0000000000080000"}, {"gofer", gofer, "000000000000001f"}} {
+		}{{"sentry", sentry, "0000000000000000"}, {"gofer", gofer, "000000000000001f"}} {
 			status := readString(t, fmt.Sprintf("/proc/%d/status", p.pid))
 			for _, want := range []string{"Seccomp:\t2\n", "NoNewPrivs:\t1\n", "CapEff:\t" + p.caps + "\n", "CapBnd:\t" + p.caps + "\n"} {
 				if !strings.Contains(status, want) {

@@ -146,7 +146,7 @@ func TestStubAddressSpace(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"Name:\t" + stubName, "NoNewPrivs:\t1", "Seccomp:\t2"} {
+	for _, w := range []string{"Name:\t" + stubName, "NoNewPrivs:\t1", "Seccomp:\t2", "CapPrm:\t0000000000000000", "CapEff:\t0000000000000000"} {
 		if !strings.Contains(string(status), w) {
 			t.Errorf("stub status lacks %q", w)
 		}

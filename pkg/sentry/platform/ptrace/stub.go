@@ -53,7 +53,8 @@ const (
 	offFprog   = 0x100
 	offName    = 0x110 // "visor-stub\0", the stub's comm (PR_SET_NAME)
 	offFork    = 0x120 // the zygote's fork: see forkTrap
-	stubSize   = 0x160 // bytes of the file; the rest of the page is zero
+	offCaps    = 0x160 // capset(2) arguments: a v3 header for pid 0, then empty sets
+	stubSize   = 0x180 // bytes of the file; the rest of the page is zero
 )
 
 // Addresses in the relocated stub.
@@ -66,6 +67,8 @@ const (
 	stubForkAddr   = stubAddr + offFork
 	stubForkEnd    = stubForkAddr + 8 // after "syscall; test; jz; int3"
 	stubFprogAddr  = stubAddr + offFprog
+	stubCapHdrAddr = stubAddr + offCaps
+	stubCapsAddr   = stubCapHdrAddr + 8 // two empty __user_cap_data_struct
 	stubNameAddr   = stubAddr + offName
 )
 
@@ -217,6 +220,9 @@ func buildStub() []byte {
 	le.PutUint16(img[offFprog:], filterLen)
 	le.PutUint64(img[offFprog+8:], stubAddr+offFilter)
 	put(offName, []byte(stubName+"\x00"), offFork)
-	put(offFork, forkTrap, stubSize)
+	put(offFork, forkTrap, offCaps)
+	// struct __user_cap_header_struct { u32 version; int pid; }; the two
+	// __user_cap_data_struct after it stay zero: no capabilities.
+	le.PutUint32(img[offCaps:], unix.LINUX_CAPABILITY_VERSION_3)
 	return img
 }

@@ -19,7 +19,8 @@ import (
 // instead gets a copy of the zygote: an injected clone(CLONE_PARENT) makes the new
 // stub a child of the Sentry (so it can be traced and waited for like the zygote),
 // with the zygote's address space (only the stub page), fds (the memory file) and
-// hardening (no_new_privs, the stub's seccomp filter) already in place, and without
+// hardening (no_new_privs, no capabilities, the stub's seccomp filter) already in
+// place, and without
 // the Sentry's own filter, which it never had.
 //
 // A goroutine locked to its OS thread traces the zygote for the platform's life.
@@ -130,6 +131,9 @@ func (z *zygote) start(memFile, stubFD int) error {
 		{"closing stub fds", closeRangeSyscall, []uintptr{stubSelfFD, ^uintptr(0) >> 32, 0}},
 		{"naming the stub", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NAME, stubNameAddr, 0, 0, 0}},
 		{"setting no_new_privs", unix.SYS_PRCTL, []uintptr{unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0}},
+		// A stub needs no capability, and the Sentry, which drops all of its
+		// own, can only trace processes whose capabilities it has.
+		{"dropping the stub's capabilities", unix.SYS_CAPSET, []uintptr{stubCapHdrAddr, stubCapsAddr}},
 		{"installing the stub's seccomp filter", unix.SYS_SECCOMP, []uintptr{seccompSetModeFilt, 0, stubFprogAddr}},
 	}
 	for _, s := range steps {
