@@ -49,8 +49,9 @@ func installSandboxing(log io.Writer) error {
 // sentryCaps are the capabilities the Sentry keeps: none. Nothing it does from
 // here on (calls on FDs it holds, signals to and ptrace of its own stubs, which
 // have none either) needs one. Without any it cannot ptrace a host process that
-// has some, nor signal one of another user; a process of its own user outside
-// its PID namespace it could still SIGKILL (the one signal its filter allows).
+// has some, nor signal one of another user; a process of its own user it could
+// still SIGKILL (the one signal its filter allows) unless a PID namespace of the
+// sandbox's own hides it.
 var sentryCaps []uintptr
 
 // dropCapabilities keeps only the capabilities keep, in every set including
