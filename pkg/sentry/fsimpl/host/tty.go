@@ -311,6 +311,10 @@ func (s *ttyState) background(t *kernel.Task) (kernel.ThreadID, bool) {
 	if sid == 0 || fg == 0 || tg.SessionID() != sid {
 		return 0, false
 	}
+	// Only now, for a caller in the session: the check costs a lookup.
+	if sid, fg = s.sessionOf(t.Kernel()); sid == 0 {
+		return 0, false
+	}
 	pgid := tg.ProcessGroupID()
 	return pgid, pgid != fg
 }
@@ -525,12 +529,48 @@ func taskOf(ctx vfs.Context) *kernel.Task {
 // failing with ENOTTY unless it is the caller's.
 func (s *ttyState) controllingSession(ctx vfs.Context) (kernel.ThreadID, error) {
 	t := taskOf(ctx)
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.session == 0 || (t != nil && t.ThreadGroup().SessionID() != s.session) {
+	var k *kernel.Kernel
+	if t != nil {
+		k = t.Kernel()
+	}
+	sid, _ := s.sessionOf(k)
+	if sid == 0 || (t != nil && t.ThreadGroup().SessionID() != sid) {
 		return 0, linux.ENOTTY
 	}
-	return s.session, nil
+	return sid, nil
+}
+
+// sessionOf returns the session whose controlling terminal this is and its
+// foreground process group. A session whose leader has exited has none: Linux
+// takes the terminal from the session then (disassociate_ctty), so the
+// terminal is forgotten here, and a later session that gets the old leader's
+// ID does not find itself with a terminal. k nil skips the check (the Sentry's
+// own calls).
+func (s *ttyState) sessionOf(k *kernel.Kernel) (sid, fg kernel.ThreadID) {
+	s.mu.Lock()
+	sid, fg = s.session, s.fg
+	s.mu.Unlock()
+	if sid == 0 || k == nil || !sessionLeaderGone(k, sid) {
+		return sid, fg
+	}
+	s.mu.Lock()
+	if s.session == sid {
+		s.session, s.fg = 0, 0
+	}
+	s.mu.Unlock()
+	return 0, 0
+}
+
+// sessionLeaderGone reports whether the leader of session sid has exited. The
+// leader is in the process group numbered sid as long as it lives (a session
+// leader cannot change its process group).
+func sessionLeaderGone(k *kernel.Kernel, sid kernel.ThreadID) bool {
+	for _, tg := range k.RootPIDNamespace().ProcessGroupMembers(sid) {
+		if tg.ID() == sid && !tg.Zombie() {
+			return false
+		}
+	}
+	return true
 }
 
 // foreground returns the foreground process group (TIOCGPGRP).
@@ -578,10 +618,7 @@ func (s *ttyState) setControlling(ctx vfs.Context, steal bool) error {
 	}
 	tg := t.ThreadGroup()
 	sid := tg.SessionID()
-	s.mu.Lock()
-	already := s.session == sid
-	s.mu.Unlock()
-	if already {
+	if held, _ := s.sessionOf(t.Kernel()); held == sid {
 		return nil
 	}
 	if sid != t.ThreadGroupID() || sessionHasTerminal(s.key.vfs, sid, s) {

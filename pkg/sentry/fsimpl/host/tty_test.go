@@ -460,3 +460,22 @@ func TestTerminalNode(t *testing.T) {
 		t.Errorf("CreateTerminalNode(pipe) = %v, want ENOTTY", err)
 	}
 }
+
+func TestTerminalOfAnExitedSessionLeader(t *testing.T) {
+	e := newTTYEnv(t)
+	// The session noSuchPG has a controlling terminal, but its leader is gone
+	// (as a runsc exec'd shell that exited): the terminal is nobody's.
+	if err := SetControllingTerminal(e.f1, e.noSuchPG, e.noSuchPG); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.f1.Ioctl(e.a, e.mem, TIOCSCTTY, 0); err != nil {
+		t.Fatalf("TIOCSCTTY of the terminal of a session whose leader exited: %v, want it taken", err)
+	}
+	if pg, sid, _ := ForegroundProcessGroup(e.f2); pg != e.sidA || sid != e.sidA {
+		t.Errorf("foreground %d of session %d, want A's %d", pg, sid, e.sidA)
+	}
+	// A live session's terminal is not taken that way.
+	if _, err := e.f1.Ioctl(e.b, e.mem, TIOCSCTTY, 0); err != linux.EPERM {
+		t.Errorf("TIOCSCTTY of a live session's terminal: %v, want EPERM", err)
+	}
+}
