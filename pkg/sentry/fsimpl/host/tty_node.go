@@ -44,9 +44,41 @@ type terminalDevice struct {
 	key ttyKey
 }
 
-// Open implements vfs.Device.Open.
-func (d terminalDevice) Open(_ vfs.Context, _ *vfs.Mount, _ *vfs.Dentry, opts vfs.OpenOptions) (*vfs.FileDescription, error) {
-	return openTerminal(d.key.vfs, opts.Flags, func(key ttyKey, _ *ttyState) bool { return key == d.key })
+// Open implements vfs.Device.Open. Without O_NOCTTY, a session leader with no
+// controlling terminal makes the terminal its own if it is nobody's, as on
+// Linux.
+func (d terminalDevice) Open(ctx vfs.Context, _ *vfs.Mount, _ *vfs.Dentry, opts vfs.OpenOptions) (*vfs.FileDescription, error) {
+	fd, err := openTerminal(d.key.vfs, opts.Flags, func(key ttyKey, _ *ttyState) bool { return key == d.key })
+	if err != nil {
+		return nil, err
+	}
+	if opts.Flags&linux.O_NOCTTY == 0 {
+		fd.Impl().(*fileDescription).tty.acquireOnOpen(ctx)
+	}
+	return fd, nil
+}
+
+// acquireOnOpen makes the terminal the controlling terminal of the caller's
+// session if the caller leads it, the session has none, and the terminal is
+// nobody's (Linux's tty_open_proc_set_tty).
+func (s *ttyState) acquireOnOpen(ctx vfs.Context) {
+	t := taskOf(ctx)
+	if t == nil {
+		return
+	}
+	tg := t.ThreadGroup()
+	sid := tg.SessionID()
+	if sid != t.ThreadGroupID() {
+		return
+	}
+	if held, _ := s.sessionOf(t.Kernel()); held != 0 || sessionHasTerminal(s.key.vfs, sid, s) {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.session == 0 {
+		s.session, s.fg = sid, tg.ProcessGroupID()
+	}
 }
 
 // registerTerminalDevice registers the host pty replica st is the status of as

@@ -455,6 +455,24 @@ func TestTerminalNode(t *testing.T) {
 	if n, err := fd.Read(ctx, buf, vfs.ReadOptions{}); err != nil || string(buf[:n]) != "n\n" {
 		t.Errorf("read %s = %q, %v", name, buf[:n], err)
 	}
+	// Opened by a session leader without a terminal, it becomes the
+	// session's, unless O_NOCTTY says not to.
+	for _, tc := range []struct {
+		flags uint32
+		want  kernel.ThreadID
+	}{
+		{linux.O_RDWR | linux.O_NOCTTY, 0},
+		{linux.O_RDWR, e.sidA},
+	} {
+		fd, err := e.vfs.OpenAt(e.a, creds, pop(name), &vfs.OpenOptions{Flags: tc.flags})
+		if err != nil {
+			t.Fatalf("open %s %#x as a session leader: %v", name, tc.flags, err)
+		}
+		fd.DecRef()
+		if _, sid, _ := ForegroundProcessGroup(e.f1); sid != tc.want {
+			t.Errorf("after open %s with flags %#x by a session leader: the terminal's session is %d, want %d", name, tc.flags, sid, tc.want)
+		}
+	}
 	// A pipe has no node.
 	if err := CreateTerminalNode(ctx, creds, r, hostPipeFD(t)); err != linux.ENOTTY {
 		t.Errorf("CreateTerminalNode(pipe) = %v, want ENOTTY", err)
