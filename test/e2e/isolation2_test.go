@@ -862,9 +862,9 @@ func checkRootHidden(t *testing.T, name string, pid int) {
 
 // TestSandboxNamespaces checks, on the host, that the Sentry and the Gofer of a
 // running container are in mount, network, IPC and UTS namespaces of their own,
-// and that the Gofer's root hides the host's files. What else confines them (a
-// PID namespace, the Sentry's empty root, no_new_privs, seccomp, capabilities)
-// is TestSandboxConfined's (isolation_failing_test.go).
+// and that the Gofer's root hides the host's files. The PID namespace is
+// TestSandboxPIDNamespace's (isolation_failing_test.go); seccomp, no_new_privs,
+// capabilities and the Sentry's empty root are sandboxing_test.go's.
 func TestSandboxNamespaces(t *testing.T) {
 	procs := sandboxProcesses(t)
 	for _, name := range []string{"sentry", "gofer"} {

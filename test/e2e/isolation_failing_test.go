@@ -9,10 +9,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"slices"
-	"strconv"
-	"strings"
 	"testing"
 )
 
@@ -61,59 +57,13 @@ func TestExeWriteBusy(t *testing.T) {
 	}})
 }
 
-// dangerousCaps are capabilities neither the Sentry nor the Gofer needs, each of
-// which would let a process that took one over reach the host: NET_ADMIN,
-// NET_RAW, SYS_MODULE, SYS_RAWIO, SYS_ADMIN, SYS_BOOT, SYS_TIME, MKNOD.
-var dangerousCaps = map[string]uint{
-	"CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17,
-	"CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_TIME": 25, "CAP_MKNOD": 27,
-}
-
-// TestSandboxConfined checks, on the host, what the issue asks of both sandbox
-// processes beyond TestSandboxNamespaces: a PID namespace of their own, a root
-// that hides the host's files (the Sentry's: an empty directory), no_new_privs,
-// a seccomp filter (Seccomp: 2 in /proc/PID/status), and none of dangerousCaps
-// in the effective, permitted or bounding sets.
-func TestSandboxConfined(t *testing.T) {
+// TestSandboxPIDNamespace checks that the Sentry and the Gofer each start in a
+// PID namespace of their own, as the issue asks of both (beside the mount,
+// network, IPC and UTS ones TestSandboxNamespaces checks; seccomp, no_new_privs,
+// capabilities and the empty roots are sandboxing_test.go's).
+func TestSandboxPIDNamespace(t *testing.T) {
 	procs := sandboxProcesses(t)
 	for _, name := range []string{"sentry", "gofer"} {
-		pid := procs[name]
-		checkNamespaces(t, name, pid, "pid")
-		if name == "sentry" {
-			checkRootHidden(t, name, pid)
-		}
-		data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-		if err != nil {
-			t.Fatal(err)
-		}
-		status := map[string]string{}
-		for _, line := range strings.Split(string(data), "\n") {
-			if k, v, ok := strings.Cut(line, ":"); ok {
-				status[k] = strings.TrimSpace(v)
-			}
-		}
-		if status["NoNewPrivs"] != "1" {
-			t.Errorf("the %s (pid %d): NoNewPrivs %q, want 1", name, pid, status["NoNewPrivs"])
-		}
-		if status["Seccomp"] != "2" {
-			t.Errorf("the %s (pid %d): Seccomp %q, want 2 (a filter)", name, pid, status["Seccomp"])
-		}
-		for _, set := range []string{"CapEff", "CapPrm", "CapBnd"} {
-			caps, err := strconv.ParseUint(status[set], 16, 64)
-			if err != nil {
-				t.Errorf("the %s (pid %d): %s %q: %v", name, pid, set, status[set], err)
-				continue
-			}
-			var held []string
-			for capName, bit := range dangerousCaps {
-				if caps&(1<<bit) != 0 {
-					held = append(held, capName)
-				}
-			}
-			if len(held) != 0 {
-				slices.Sort(held)
-				t.Errorf("the %s (pid %d) has %v in %s (%s)", name, pid, held, set, status[set])
-			}
-		}
+		checkNamespaces(t, name, procs[name], "pid")
 	}
 }
