@@ -16,7 +16,7 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
-	"visor.dev/visor/runsc/console"
+	"visor.dev/visor/runsc/console/recvtty"
 	"visor.dev/visor/runsc/container"
 )
 
@@ -620,7 +620,7 @@ func TestCreateTerminal(t *testing.T) {
 	defer ln.Close()
 	got := make(chan *os.File, 1)
 	go func() {
-		master, err := console.ReceiveMaster(ln)
+		master, err := recvtty.ReceiveMaster(ln)
 		if err != nil {
 			t.Errorf("ReceiveMaster: %v", err)
 		}

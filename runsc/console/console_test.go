@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+	"visor.dev/visor/runsc/console/recvtty"
 )
 
 // ptyNumber returns the number of the pty whose master is f.
@@ -186,7 +187,7 @@ func TestSendMaster(t *testing.T) {
 			}
 			got := make(chan result, 1)
 			go func() {
-				f, err := ReceiveMaster(l)
+				f, err := recvtty.ReceiveMaster(l)
 				got <- result{f, err}
 			}()
 			if err := SendMaster(path, master); err != nil {

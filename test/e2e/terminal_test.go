@@ -19,6 +19,7 @@ import (
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/runsc/console"
+	"visor.dev/visor/runsc/console/recvtty"
 )
 
 // terminalPrompt is the interactive shell's prompt in the terminal tests.
@@ -310,7 +311,7 @@ func receiveMaster(t *testing.T, path string) <-chan *os.File {
 	ch := make(chan *os.File, 1)
 	go func() {
 		defer l.Close()
-		f, err := console.ReceiveMaster(l)
+		f, err := recvtty.ReceiveMaster(l)
 		if err != nil {
 			t.Errorf("console socket %s: %v", path, err)
 		}
