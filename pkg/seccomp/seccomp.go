@@ -22,6 +22,13 @@
 // kernel, writes "seccomp: sentry made syscall 165 (mount), not in its allow-list;
 // killed", and kills the process with SIGSYS. The notifier's own system calls are
 // added to every list.
+//
+// The notifier is Go code in the process it watches, so it needs the runtime to
+// keep going while the offending thread waits: it has an OS thread of its own,
+// parked in the kernel before Install returns, and the process at least two Ps.
+// A call the runtime itself makes (GoRuntime) must never be refused: its thread
+// may hold a runtime lock the notifier then waits for, and the process would
+// hang (the call still never runs) instead of dying with its line.
 package seccomp
 
 import (
