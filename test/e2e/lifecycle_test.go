@@ -433,7 +433,7 @@ func (r *ociRoot) runOne(id, rootfs string, i int) error {
 		return fmt.Errorf("%s: output %q, want %q", id, got, want)
 	}
 	if _, err := cmd("delete", id); err != nil {
-		return err
+		return fmt.Errorf("%w%s", err, describePids(err.Error()))
 	}
 	if _, err := os.Stat(filepath.Join(r.root, id)); !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s: state directory still there after delete (%v)", id, err)
@@ -555,4 +555,29 @@ func withLimits(spec *specs.Spec) *specs.Spec {
 		Pids:   &specs.LinuxPids{Limit: pids},
 	}
 	return spec
+}
+
+// describePids describes the processes a runsc error names in "processes [PID
+// ...]" (what delete says of a cgroup it could not empty): each one's command,
+// state and parent, as /proc has them now.
+func describePids(msg string) string {
+	_, list, ok := strings.Cut(msg, "processes [")
+	if !ok {
+		return ""
+	}
+	list, _, _ = strings.Cut(list, "]")
+	var b strings.Builder
+	for _, f := range strings.Fields(list) {
+		stat, err := os.ReadFile("/proc/" + f + "/stat")
+		if err != nil {
+			fmt.Fprintf(&b, "\n\tpid %s: gone", f)
+			continue
+		}
+		s := string(stat)
+		comm := s[strings.IndexByte(s, '(')+1 : strings.LastIndexByte(s, ')')]
+		rest := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		cmdline, _ := os.ReadFile("/proc/" + f + "/cmdline")
+		fmt.Fprintf(&b, "\n\tpid %s: %s, state %s, ppid %s, %q", f, comm, rest[0], rest[1], strings.ReplaceAll(string(cmdline), "\x00", " "))
+	}
+	return b.String()
 }
