@@ -1,7 +1,6 @@
 package boot
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,6 +11,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"visor.dev/visor/runsc/boot/filter"
+	"visor.dev/visor/runsc/sandbox"
 )
 
 // installSandboxing cuts the Sentry off from the host before it touches anything
@@ -25,7 +25,7 @@ import (
 // Gofer's connections, stdio and the control socket are. runsc/sandbox starts the
 // Sentry in a mount namespace of its own, so nothing here is seen outside it.
 func installSandboxing(log io.Writer) error {
-	if err := checkOwnMountNamespace(); err != nil {
+	if err := sandbox.CheckOwnMountNamespace("boot"); err != nil {
 		return err
 	}
 	// The time zone, for log lines, is loaded on first use: from the host's
@@ -83,28 +83,6 @@ func sandboxLog(args Args) io.Writer {
 		return io.MultiWriter(os.Stderr, args.Log)
 	}
 	return os.Stderr
-}
-
-// checkOwnMountNamespace refuses to go on in the mount namespace of the process
-// that started the Sentry: its mount changes would be that process's (the
-// host's, if someone runs `runsc boot` by hand). A Sentry that may not even look
-// at its parent's namespaces (it is in a user namespace of its own) has no power
-// over them either.
-func checkOwnMountNamespace() error {
-	own, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		return fmt.Errorf("reading own mount namespace: %w", err)
-	}
-	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid()))
-	switch {
-	case errors.Is(err, os.ErrPermission):
-		return nil
-	case err != nil:
-		return fmt.Errorf("reading parent's mount namespace: %w", err)
-	case own == parent:
-		return errors.New("not in a mount namespace of its own: runsc boot is started by runsc, not by hand")
-	}
-	return nil
 }
 
 // pivotToEmptyRoot makes an empty, read-only tmpfs the root of the Sentry's

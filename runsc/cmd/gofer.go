@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -18,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 	"visor.dev/visor/runsc/fsgofer"
 	goferfilter "visor.dev/visor/runsc/fsgofer/filter"
+	"visor.dev/visor/runsc/sandbox"
 	"visor.dev/visor/runsc/specutils"
 )
 
@@ -81,7 +81,7 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 	if len(g.ioFDs) != len(mounts) {
 		return failure(g.Stderr, name, fmt.Errorf("%d io FDs for %d served mounts", len(g.ioFDs), len(mounts)))
 	}
-	if err := checkOwnMountNamespace(); err != nil {
+	if err := sandbox.CheckOwnMountNamespace("gofer"); err != nil {
 		return failure(g.Stderr, name, err)
 	}
 	if err := unix.Mount("", "/", "", unix.MS_PRIVATE|unix.MS_REC, ""); err != nil {
@@ -120,28 +120,6 @@ func (g *Gofer) Execute(_ context.Context, f *flag.FlagSet, _ ...any) subcommand
 		return failure(g.Stderr, name, err)
 	}
 	return subcommands.ExitSuccess
-}
-
-// checkOwnMountNamespace refuses to go on in the mount namespace of the process
-// that started the Gofer: its mount changes would be that process's (the host's,
-// if someone runs `runsc gofer` by hand). A Gofer that may not even look at its
-// parent's namespaces (it is in a user namespace of its own) has no power over
-// them either.
-func checkOwnMountNamespace() error {
-	own, err := os.Readlink("/proc/self/ns/mnt")
-	if err != nil {
-		return fmt.Errorf("reading own mount namespace: %w", err)
-	}
-	parent, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/mnt", os.Getppid()))
-	switch {
-	case errors.Is(err, os.ErrPermission):
-		return nil
-	case err != nil:
-		return fmt.Errorf("reading parent's mount namespace: %w", err)
-	case own == parent:
-		return errors.New("not in a mount namespace of its own: runsc gofer is started by runsc run, not by hand")
-	}
-	return nil
 }
 
 // pivotToEmptyRoot makes an empty, read-only tmpfs the root of the Gofer's mount

@@ -150,7 +150,7 @@ func TestGoferRefusesParentMountNamespace(t *testing.T) {
 		sh.ExtraFiles = append(sh.ExtraFiles, f)
 	}
 	out, err := sh.CombinedOutput()
-	want := "runsc gofer: not in a mount namespace of its own: runsc gofer is started by runsc run, not by hand\n"
+	want := "runsc gofer: not in a mount namespace of its own: runsc gofer is started by runsc, not by hand\n"
 	if ee, ok := errors.AsType[*exec.ExitError](err); !ok || ee.ExitCode() != 1 || string(out) != want {
 		t.Errorf("gofer = %v, %q; want exit status 1, %q", err, out, want)
 	}

@@ -3,11 +3,11 @@
 //
 //	runsc create / runsc run / runsc do   (the caller's namespaces)
 //	├── runsc gofer --bundle B --io-fds=3,4,...
-//	│     new mount, IPC, UTS and network namespaces; serves the root and each bind
+//	│     new PID, mount, IPC, UTS and network namespaces; serves the root and each bind
 //	│     mount over lisafs, one socket each, then pivots into an empty read-only
 //	│     tmpfs and drops privileges before it reads a single request
 //	└── runsc boot --bundle B --gofer-fds=3,4,... --control-fd=C --lock-fd=L --exit-fd=E ID
-//	      new mount, IPC, UTS and (unless --network=host) network namespaces; the
+//	      new PID, mount, IPC, UTS and (unless --network=host) network namespaces; the
 //	      Sentry: builds the container's kernel and mounts, serves the control
 //	      socket C (runsc/control), runs init once asked to start, writes its wait
 //	      status to E and exits with the container's status. It holds the flock
@@ -109,14 +109,16 @@ func Start(args Args) (*Sandbox, error) {
 		return nil, errors.New("starting the sandbox: no control socket, lock or exit file")
 	}
 	gofer := child(args, append(global, "gofer", "--bundle", args.BundleDir, "--io-fds="+fdList(len(goferEnds))),
-		unix.CLONE_NEWNS|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS|unix.CLONE_NEWNET)
+		unix.CLONE_NEWPID|unix.CLONE_NEWNS|unix.CLONE_NEWIPC|unix.CLONE_NEWUTS|unix.CLONE_NEWNET)
 	gofer.ExtraFiles = goferEnds
 	gofer.Stderr = args.Stderr // stdin and stdout are /dev/null
 	if err := gofer.Start(); err != nil {
 		return nil, fmt.Errorf("starting the gofer: %w%s", err, privilegeHint(err))
 	}
 
-	flags := uintptr(unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
+	// A PID namespace of its own: no host process is there to see or signal,
+	// and when the Sentry (its init) dies the kernel kills every stub with it.
+	flags := uintptr(unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
 	if args.Conf.Network != config.NetworkHost {
 		flags |= unix.CLONE_NEWNET
 	}
