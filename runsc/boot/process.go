@@ -8,6 +8,7 @@ import (
 	"visor.dev/visor/pkg/abi/linux"
 	"visor.dev/visor/pkg/sentry/kernel"
 	"visor.dev/visor/pkg/sentry/kernel/auth"
+	"visor.dev/visor/runsc/specutils"
 )
 
 // processArgs turns a spec's process (init's, or one runsc exec passes) into
@@ -27,7 +28,7 @@ func processArgs(p *specs.Process, m *mounts, fdt *kernel.FDTable) (*kernel.Crea
 	}
 	limits := make(map[int]linux.Rlimit)
 	for _, r := range p.Rlimits {
-		res, ok := rlimitNames[r.Type]
+		res, ok := specutils.Rlimits[r.Type]
 		if !ok {
 			return nil, fmt.Errorf("config.json: process.rlimits: unknown type %q", r.Type)
 		}
@@ -87,24 +88,4 @@ func capabilitySet(names []string) (auth.CapabilitySet, error) {
 		set |= auth.CapabilitySetOf(cp)
 	}
 	return set, nil
-}
-
-// rlimitNames maps the spec's rlimit names to resources.
-var rlimitNames = map[string]int{
-	"RLIMIT_CPU":        linux.RLIMIT_CPU,
-	"RLIMIT_FSIZE":      linux.RLIMIT_FSIZE,
-	"RLIMIT_DATA":       linux.RLIMIT_DATA,
-	"RLIMIT_STACK":      linux.RLIMIT_STACK,
-	"RLIMIT_CORE":       linux.RLIMIT_CORE,
-	"RLIMIT_RSS":        linux.RLIMIT_RSS,
-	"RLIMIT_NPROC":      linux.RLIMIT_NPROC,
-	"RLIMIT_NOFILE":     linux.RLIMIT_NOFILE,
-	"RLIMIT_MEMLOCK":    linux.RLIMIT_MEMLOCK,
-	"RLIMIT_AS":         linux.RLIMIT_AS,
-	"RLIMIT_LOCKS":      linux.RLIMIT_LOCKS,
-	"RLIMIT_SIGPENDING": linux.RLIMIT_SIGPENDING,
-	"RLIMIT_MSGQUEUE":   linux.RLIMIT_MSGQUEUE,
-	"RLIMIT_NICE":       linux.RLIMIT_NICE,
-	"RLIMIT_RTPRIO":     linux.RLIMIT_RTPRIO,
-	"RLIMIT_RTTIME":     linux.RLIMIT_RTTIME,
 }

@@ -40,8 +40,10 @@ import (
 // cgroup to empty. Variables, not constants, so tests can shorten them.
 var (
 	freezeTimeout = 5 * time.Second
-	emptyTimeout  = 2 * time.Second
-	pollInterval  = 5 * time.Millisecond
+	// emptyTimeout is long enough for a killed sandbox's stubs to go on a
+	// loaded host (2 s was not, with 50 sandboxes deleted at once).
+	emptyTimeout = 10 * time.Second
+	pollInterval = 5 * time.Millisecond
 )
 
 // State is the serialisable form of a Cgroup, for the container's state file.

@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+	"visor.dev/visor/pkg/abi/linux"
 )
 
 // ConfigFile is the name of the spec in a bundle.
@@ -96,6 +97,9 @@ func ParseSpec(data []byte) (*specs.Spec, error) {
 // position turns a byte offset in data, as encoding/json reports it (the offset
 // after the bad byte), into a 1-based line and column.
 func position(data []byte, offset int64) (line, col int) {
+	if len(data) == 0 {
+		return 1, 1
+	}
 	offset = min(max(offset, 1), int64(len(data)))
 	before := data[:offset-1]
 	line = bytes.Count(before, []byte("\n")) + 1
@@ -194,6 +198,12 @@ func validateProcess(p *specs.Process) error {
 		}
 	}
 	for i, rl := range p.Rlimits {
+		if _, ok := Rlimits[rl.Type]; !ok {
+			return fmt.Errorf("%s: process.rlimits[%d]: unknown type %q: use one of Linux's RLIMIT_* names", ConfigFile, i, rl.Type)
+		}
+		if rl.Type == "RLIMIT_NOFILE" && rl.Hard > NrOpen {
+			return fmt.Errorf("%s: process.rlimits[%d] (RLIMIT_NOFILE): hard limit %d is above %d, the most open files Linux allows (fs.nr_open)", ConfigFile, i, rl.Hard, NrOpen)
+		}
 		if rl.Soft > rl.Hard {
 			return fmt.Errorf("%s: process.rlimits[%d] (%s): soft limit %d is above hard limit %d", ConfigFile, i, rl.Type, rl.Soft, rl.Hard)
 		}
@@ -346,4 +356,28 @@ func GoferMounts(spec *specs.Spec, bundleDir string) []ServedMount {
 		}
 	}
 	return served
+}
+
+// NrOpen is the most a process's RLIMIT_NOFILE may be: Linux's fs.nr_open
+// default, which the Sentry's file tables share.
+const NrOpen = 1 << 20
+
+// Rlimits maps the spec's rlimit names to Linux resource numbers.
+var Rlimits = map[string]int{
+	"RLIMIT_CPU":        linux.RLIMIT_CPU,
+	"RLIMIT_FSIZE":      linux.RLIMIT_FSIZE,
+	"RLIMIT_DATA":       linux.RLIMIT_DATA,
+	"RLIMIT_STACK":      linux.RLIMIT_STACK,
+	"RLIMIT_CORE":       linux.RLIMIT_CORE,
+	"RLIMIT_RSS":        linux.RLIMIT_RSS,
+	"RLIMIT_NPROC":      linux.RLIMIT_NPROC,
+	"RLIMIT_NOFILE":     linux.RLIMIT_NOFILE,
+	"RLIMIT_MEMLOCK":    linux.RLIMIT_MEMLOCK,
+	"RLIMIT_AS":         linux.RLIMIT_AS,
+	"RLIMIT_LOCKS":      linux.RLIMIT_LOCKS,
+	"RLIMIT_SIGPENDING": linux.RLIMIT_SIGPENDING,
+	"RLIMIT_MSGQUEUE":   linux.RLIMIT_MSGQUEUE,
+	"RLIMIT_NICE":       linux.RLIMIT_NICE,
+	"RLIMIT_RTPRIO":     linux.RLIMIT_RTPRIO,
+	"RLIMIT_RTTIME":     linux.RLIMIT_RTTIME,
 }

@@ -1,0 +1,27 @@
+package e2e
+
+import (
+	"math"
+	"testing"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestBadConfigsRlimitsAndEmpty runs, as TestBadConfigs does, an empty
+// config.json, an unknown rlimit and a huge RLIMIT_NOFILE: each refused by
+// create and run in one line, before anything starts.
+func TestBadConfigsRlimitsAndEmpty(t *testing.T) {
+	mod, _ := configMakers(t, busyboxRootfs(t))
+	checkBadConfigs(t, []badConfig{
+		{name: "empty file", config: func() string { return "" },
+			want: []string{"config.json", "JSON"}},
+		{name: "unknown rlimit", config: mod(func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_VISOR", Soft: 1, Hard: 1}}
+		}), want: []string{"process.rlimits", "RLIMIT_VISOR"}},
+		// Linux refuses RLIMIT_NOFILE above fs.nr_open (at most 2^30) with EPERM:
+		// runc's create fails on it.
+		{name: "huge rlimit", config: mod(func(s *specs.Spec) {
+			s.Process.Rlimits = []specs.POSIXRlimit{{Type: "RLIMIT_NOFILE", Soft: math.MaxUint64 / 2, Hard: math.MaxUint64 / 2}}
+		}), want: []string{"process.rlimits[0]", "RLIMIT_NOFILE"}},
+	})
+}
