@@ -4,8 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
-	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -37,7 +35,7 @@ func installSandboxing(log io.Writer) error {
 	if err := pivotToEmptyRoot(); err != nil {
 		return err
 	}
-	if err := dropCapabilities(sentryCaps); err != nil {
+	if err := sandbox.DropCapabilities(sentryCaps); err != nil {
 		return err
 	}
 	if err := filter.Install(log); err != nil {
@@ -53,28 +51,6 @@ func installSandboxing(log io.Writer) error {
 // still SIGKILL (the one signal its filter allows) unless a PID namespace of the
 // sandbox's own hides it.
 var sentryCaps []uintptr
-
-// dropCapabilities keeps only the capabilities keep, in every set including
-// the bounding set, on all of the process's threads at once (a binary without
-// cgo, as runsc is built).
-func dropCapabilities(keep []uintptr) error {
-	// The bounding set goes first: dropping from it needs CAP_SETPCAP, which
-	// the capset below gives up. The kernel says EINVAL past its last
-	// capability.
-	for c := uintptr(0); ; c++ {
-		if slices.Contains(keep, c) {
-			continue
-		}
-		_, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0)
-		if errno == unix.EINVAL {
-			break
-		}
-		if errno != 0 {
-			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, errno)
-		}
-	}
-	return setCapabilities(keep)
-}
 
 // sandboxLog is where a seccomp violation is reported: the Sentry's stderr, and
 // its debug log if it has a file of its own (--debug-log).

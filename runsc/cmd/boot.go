@@ -82,6 +82,15 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		return failure(b.Stderr, name, err)
 	}
 	defer logw.Close()
+	// The Sentry's fds 0-2 become the container's: if init cannot start, its
+	// file table closes them on the way out. Run's error goes to a copy of
+	// stderr, so that it still reaches whoever started the sandbox.
+	errFD, err := unix.FcntlInt(2, unix.F_DUPFD_CLOEXEC, 3)
+	if err != nil {
+		return failure(b.Stderr, name, fmt.Errorf("keeping a copy of stderr: %w", err))
+	}
+	errw := os.NewFile(uintptr(errFD), "stderr")
+	defer errw.Close()
 	ws, err := boot.Run(boot.Args{
 		Spec:      spec,
 		BundleDir: b.bundle,
@@ -93,7 +102,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		ExitFile:  exit,
 	})
 	if err != nil {
-		return failure(b.Stderr, name, err)
+		return failure(errw, name, err)
 	}
 	return subcommands.ExitStatus(sandbox.ExitCode(ws))
 }

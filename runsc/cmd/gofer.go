@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"sync"
 	"syscall"
-	"unsafe"
 
 	"github.com/google/subcommands"
 	"golang.org/x/sys/unix"
@@ -155,36 +152,11 @@ func pivotToEmptyRoot(dir string) error {
 	return nil
 }
 
-// dropPrivileges keeps only the capabilities keep, in every set including the
-// bounding set, and sets no_new_privs. Capabilities and no_new_privs belong to
-// each thread, so it acts on all of the process's threads at once; that needs a
-// binary without cgo, as runsc is built.
+// dropPrivileges keeps only the capabilities keep and sets no_new_privs, on
+// all of the Gofer's threads at once.
 func dropPrivileges(keep []uintptr) error {
-	// The bounding set goes first: dropping from it needs CAP_SETPCAP, which the
-	// capset below gives up. The kernel says EINVAL past its last capability.
-	for c := uintptr(0); ; c++ {
-		if slices.Contains(keep, c) {
-			continue
-		}
-		_, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, c, 0)
-		if errno == unix.EINVAL {
-			break
-		}
-		if errno != 0 {
-			return fmt.Errorf("dropping capability %d from the bounding set: %w", c, errno)
-		}
-	}
-	hdr := unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	for _, c := range keep {
-		data[c/32].Effective |= 1 << (c % 32)
-		data[c/32].Permitted |= 1 << (c % 32)
-	}
-	_, _, errno := syscall.AllThreadsSyscall(unix.SYS_CAPSET, uintptr(unsafe.Pointer(&hdr)), uintptr(unsafe.Pointer(&data[0])), 0)
-	runtime.KeepAlive(&hdr)
-	runtime.KeepAlive(&data)
-	if errno != 0 {
-		return fmt.Errorf("setting capabilities: %w", errno)
+	if err := sandbox.DropCapabilities(keep); err != nil {
+		return err
 	}
 	if _, _, errno := syscall.AllThreadsSyscall(unix.SYS_PRCTL, unix.PR_SET_NO_NEW_PRIVS, 1, 0); errno != 0 {
 		return fmt.Errorf("setting no_new_privs: %w", errno)

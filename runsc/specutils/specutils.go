@@ -197,6 +197,18 @@ func validateProcess(p *specs.Process) error {
 			return fmt.Errorf("%s: process.env[%d] %q is not NAME=VALUE", ConfigFile, i, kv)
 		}
 	}
+	if c := p.Capabilities; c != nil {
+		for _, set := range []struct {
+			name  string
+			names []string
+		}{{"bounding", c.Bounding}, {"effective", c.Effective}, {"permitted", c.Permitted}, {"inheritable", c.Inheritable}, {"ambient", c.Ambient}} {
+			for i, n := range set.names {
+				if _, ok := linux.CapabilityFromName(strings.ToUpper(n)); !ok {
+					return fmt.Errorf("%s: process.capabilities.%s[%d]: unknown capability %q", ConfigFile, set.name, i, n)
+				}
+			}
+		}
+	}
 	for i, rl := range p.Rlimits {
 		if _, ok := Rlimits[rl.Type]; !ok {
 			return fmt.Errorf("%s: process.rlimits[%d]: unknown type %q: use one of Linux's RLIMIT_* names", ConfigFile, i, rl.Type)
