@@ -114,8 +114,8 @@ func checkBadConfigs(t *testing.T, cases []badConfig) {
 
 // TestBadConfigs runs bundles runsc must refuse through both create and run.
 // Where runsc's message is set (the bundle checks of runsc/specutils) it is
-// matched whole; elsewhere it must name the field at fault. The cases that fail
-// today are TestBadConfigsKnownFailures' (badinput_failing_test.go).
+// matched whole; elsewhere it must name the field at fault. More cases are in
+// TestBadConfigsRlimitsAndEmpty (badinput_rlimit_test.go).
 func TestBadConfigs(t *testing.T) {
 	mod, raw := configMakers(t, busyboxRootfs(t))
 	manyEnv := func(n int) func(*specs.Spec) {
@@ -199,8 +199,7 @@ func TestErrorInJSONLog(t *testing.T) {
 // the host must see: nothing made in or mounted on the host directory, the host
 // file unchanged, nothing left. runsc may resolve the destination inside the
 // container's root, as runc does (the container then runs: run prints "ran"),
-// or refuse the spec; that it refuses it in one line, as the issue asks, is
-// TestMountThroughRootfsSymlinkMessage's (badinput_failing_test.go).
+// or refuse the spec in one line.
 func TestMountThroughRootfsSymlink(t *testing.T) {
 	mountThroughRootfsSymlink(t, func(t *testing.T, cmd string, res result, dest, wantRun string) {
 		if res.status == 0 && cmd == "run" && res.stdout != wantRun {
