@@ -14,7 +14,10 @@
 //
 // The directory is made complete under a temporary name and renamed into place,
 // so a command never sees a half-made container, and two creates of one ID
-// cannot both win. It is removed under the command lock; a command that was
+// cannot both win. The temporary name is claimed by a lock file beside it that
+// is locked before it appears, so the leftovers of a create killed half-way are
+// known for what they are at once: the next create, or a command that finds no
+// container of its ID, removes them. It is removed under the command lock; a command that was
 // waiting for the lock sees that its lock file is no longer the container's and
 // reports that the container does not exist.
 package container
@@ -24,6 +27,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -137,19 +141,27 @@ func Create(rootDir string, args CreateArgs) (*Container, error) {
 		return nil, fmt.Errorf("creating state root: %w", err)
 	}
 	sweepNew(rootDir)
-	tmp, err := os.MkdirTemp(rootDir, newPrefix+args.ID+"-")
+	lock, tmp, err := claimName(rootDir, args.ID)
 	if err != nil {
 		return nil, fmt.Errorf("creating state directory: %w", err)
 	}
-	c := &Container{Dir: tmp}
+	c := &Container{Dir: tmp, cmdLock: lock}
 	fail := func(err error) (*Container, error) {
-		c.Unlock()
+		// The directory goes before its claim: a directory with no claim
+		// beside it could not be told from one still being made.
 		c.owner.Close()
-		os.RemoveAll(c.Dir)
+		os.RemoveAll(tmp)
+		os.Remove(tmp + claimSuffix)
+		c.Unlock()
 		return nil, err
 	}
-	if c.cmdLock, err = lockFile(filepath.Join(tmp, CommandLockFile), unix.LOCK_EX); err != nil {
-		return fail(err)
+	if err := os.Mkdir(tmp, 0o700); err != nil {
+		return fail(fmt.Errorf("creating state directory: %w", err))
+	}
+	// The claim's inode is the command lock too: it is held from the moment
+	// the directory is made until create is done.
+	if err := linkFile(lock, filepath.Join(tmp, CommandLockFile)); err != nil {
+		return fail(fmt.Errorf("creating state directory: %w", err))
 	}
 	if args.Foreground {
 		if c.owner, err = lockFile(filepath.Join(tmp, OwnerLockFile), unix.LOCK_EX); err != nil {
@@ -182,37 +194,153 @@ func Create(rootDir string, args CreateArgs) (*Container, error) {
 		}
 	}
 	c.Dir = dir
+	os.Remove(tmp + claimSuffix)
 	return c, nil
 }
 
-// newPrefix starts the names of container directories still being made.
-const newPrefix = ".new-"
+// newPrefix starts the names of container directories still being made, and
+// claimSuffix ends the name of the claim beside each: <root>/.new-ID-N is made
+// only once <root>/.new-ID-N.lock exists, and that file appears already locked
+// by its create (an O_TMPFILE locked, then linked). So a claim whose lock is
+// free belongs to a create that died, at once, with no grace period.
+const (
+	newPrefix   = ".new-"
+	claimSuffix = ".lock"
+)
 
-// sweepAge is how old a half-made directory must be before a sweep takes it:
-// a create takes its lock a moment after making the directory, and until then
-// a free lock does not mean a dead create.
+// sweepAge is how old a claim made without O_TMPFILE, or a half-made directory
+// with no claim beside it (from a runsc before claims), must be before a sweep
+// takes it: such files exist a moment before they are locked, and until then a
+// free lock does not mean a dead create.
 const sweepAge = time.Minute
 
-// sweepNew removes the directories of creates that died before they finished
-// making them: those, not new, whose command lock nobody holds.
+// claimName reserves a name <root>/.new-ID-N for the directory of a container
+// being made, by creating its claim <root>/.new-ID-N.lock, locked. It returns
+// the claim, whose lock lasts as long as the file stays open, and the name.
+func claimName(rootDir, id string) (*os.File, string, error) {
+	f, err := os.OpenFile(rootDir, unix.O_TMPFILE|os.O_RDWR, 0o600)
+	if err != nil {
+		// A filesystem without O_TMPFILE: a named file, locked an instant
+		// after it appears; mode 0 says so to a sweep until it is.
+		return claimNamed(rootDir, id)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+		f.Close()
+		return nil, "", fmt.Errorf("locking the claim: %w", err)
+	}
+	for {
+		name := filepath.Join(rootDir, newPrefix+id+"-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		err := linkFile(f, name+claimSuffix)
+		if err == nil {
+			return f, name, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			f.Close()
+			return nil, "", err
+		}
+	}
+}
+
+// claimNamed is claimName where O_TMPFILE does not work.
+func claimNamed(rootDir, id string) (*os.File, string, error) {
+	for {
+		name := filepath.Join(rootDir, newPrefix+id+"-"+strconv.FormatUint(uint64(rand.Uint32()), 10))
+		f, err := os.OpenFile(name+claimSuffix, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0)
+		if errors.Is(err, fs.ErrExist) {
+			continue
+		} else if err != nil {
+			return nil, "", fmt.Errorf("claiming a name: %w", err)
+		}
+		err = unix.Flock(int(f.Fd()), unix.LOCK_EX)
+		if err == nil {
+			err = f.Chmod(0o600)
+		}
+		if err != nil {
+			os.Remove(f.Name())
+			f.Close()
+			return nil, "", fmt.Errorf("locking the claim: %w", err)
+		}
+		return f, name, nil
+	}
+}
+
+// linkFile gives the open file f (even an O_TMPFILE) the name path.
+func linkFile(f *os.File, path string) error {
+	err := unix.Linkat(unix.AT_FDCWD, "/proc/self/fd/"+strconv.Itoa(int(f.Fd())), unix.AT_FDCWD, path, unix.AT_SYMLINK_FOLLOW)
+	if err != nil {
+		return &fs.PathError{Op: "link", Path: path, Err: err}
+	}
+	return nil
+}
+
+// sweepNew removes what creates that died left under rootDir while making a
+// container's directory: each claim whose lock is free, with its directory.
 func sweepNew(rootDir string) {
 	entries, _ := os.ReadDir(rootDir)
 	for _, e := range entries {
-		if !strings.HasPrefix(e.Name(), newPrefix) {
+		name := e.Name()
+		if !strings.HasPrefix(name, newPrefix) {
 			continue
 		}
-		if fi, err := e.Info(); err != nil || time.Since(fi.ModTime()) < sweepAge {
-			continue
+		dir := filepath.Join(rootDir, name)
+		if claim, ok := strings.CutSuffix(dir, claimSuffix); ok {
+			sweepClaim(claim)
+		} else if _, err := os.Lstat(dir + claimSuffix); errors.Is(err, fs.ErrNotExist) {
+			sweepUnclaimed(dir)
 		}
-		dir := filepath.Join(rootDir, e.Name())
-		lock, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
-		if err != nil {
-			continue
-		}
-		if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+	}
+}
+
+// sweepClaim removes the claim dir.lock and the directory dir if the create
+// that made them is gone.
+func sweepClaim(dir string) {
+	path := dir + claimSuffix
+	fi, err := os.Lstat(path)
+	if err != nil || !fi.Mode().IsRegular() {
+		return
+	}
+	if fi.Mode().Perm() == 0 {
+		// Not locked yet (claimNamed), or never will be.
+		if time.Since(fi.ModTime()) >= sweepAge {
 			os.RemoveAll(dir)
+			os.Remove(path)
 		}
-		lock.Close()
+		return
+	}
+	lock, err := os.Open(path)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) != nil {
+		return
+	}
+	// Another sweep may have removed this claim meanwhile, and a new create
+	// claimed the name again: only the claim this locked is dead.
+	var held, now unix.Stat_t
+	if unix.Fstat(int(lock.Fd()), &held) != nil || unix.Stat(path, &now) != nil ||
+		held.Ino != now.Ino || held.Dev != now.Dev {
+		return
+	}
+	// The directory first, so that none is ever left without its claim.
+	if os.RemoveAll(dir) == nil {
+		os.Remove(path)
+	}
+}
+
+// sweepUnclaimed removes the half-made directory dir, which has no claim beside
+// it, if it is old and its command lock is free.
+func sweepUnclaimed(dir string) {
+	if fi, err := os.Lstat(dir); err != nil || !fi.IsDir() || time.Since(fi.ModTime()) < sweepAge {
+		return
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer lock.Close()
+	if unix.Flock(int(lock.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+		os.RemoveAll(dir)
 	}
 }
 
@@ -307,6 +435,9 @@ func Load(rootDir, id string) (*Container, error) {
 	for {
 		f, err := os.OpenFile(filepath.Join(dir, CommandLockFile), os.O_RDWR, 0)
 		if errors.Is(err, fs.ErrNotExist) {
+			// A create of id killed before it was done may have left a
+			// half-made directory: `delete ID` must not leave it behind.
+			sweepNew(rootDir)
 			return nil, &NotExistError{ID: id}
 		} else if err != nil {
 			return nil, fmt.Errorf("opening lock: %w", err)

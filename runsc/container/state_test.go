@@ -291,47 +291,115 @@ func TestProcess(t *testing.T) {
 }
 
 // TestSweepNew checks that the leftovers of a create killed half-way are
-// removed, and those of one still at work are not.
+// removed at once, and those of one still at work are not.
 func TestSweepNew(t *testing.T) {
-	root := t.TempDir()
-	dead := filepath.Join(root, newPrefix+"c1-123")
-	busy := filepath.Join(root, newPrefix+"c2-456")
-	starting := filepath.Join(root, newPrefix+"c4-789")
-	young := filepath.Join(root, newPrefix+"c5-000")
-	for _, d := range []string{dead, busy, starting, young} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A create that holds its lock is at work; one without a lock yet, or
-	// whose directory is new, may be just starting: the sweep leaves them.
-	lock, err := lockFile(filepath.Join(busy, CommandLockFile), unix.LOCK_EX)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer lock.Close()
-	for _, d := range []string{dead, young} {
-		if err := os.WriteFile(filepath.Join(d, CommandLockFile), nil, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
 	old := time.Now().Add(-2 * sweepAge)
-	for _, d := range []string{dead, busy, starting} {
-		if err := os.Chtimes(d, old, old); err != nil {
-			t.Fatal(err)
-		}
+	for _, tc := range []struct {
+		name string
+		// claim: the claim file's mode, or -1 for none.
+		claim     int
+		claimHeld bool
+		// dir: the half-made directory exists; lock: with a command.lock.
+		dir, lock, lockHeld, isOld bool
+		swept                      bool
+	}{
+		{name: "dead create", claim: 0o600, dir: true, lock: true, swept: true},
+		{name: "dead create, no directory yet", claim: 0o600, swept: true},
+		{name: "live create", claim: 0o600, claimHeld: true, dir: true, lock: true},
+		{name: "named claim not locked yet", claim: 0, dir: false},
+		{name: "named claim never locked", claim: 0, isOld: true, swept: true},
+		{name: "unclaimed dead", claim: -1, dir: true, lock: true, isOld: true, swept: true},
+		{name: "unclaimed young", claim: -1, dir: true, lock: true},
+		{name: "unclaimed without lock", claim: -1, dir: true, isOld: true},
+		{name: "unclaimed held", claim: -1, dir: true, lock: true, lockHeld: true, isOld: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, newPrefix+"c1-123")
+			if tc.claim >= 0 {
+				if err := os.WriteFile(dir+claimSuffix, nil, os.FileMode(tc.claim)); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.Chmod(dir+claimSuffix, os.FileMode(tc.claim)); err != nil {
+					t.Fatal(err)
+				}
+				if tc.claimHeld {
+					f, err := lockFile(dir+claimSuffix, unix.LOCK_EX)
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer f.Close()
+				}
+			}
+			if tc.dir {
+				if err := os.Mkdir(dir, 0o700); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tc.lock {
+				f, err := lockFile(filepath.Join(dir, CommandLockFile), unix.LOCK_SH)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tc.lockHeld {
+					defer f.Close()
+				} else {
+					f.Close()
+				}
+			}
+			if tc.isOld {
+				for _, p := range []string{dir, dir + claimSuffix} {
+					if err := os.Chtimes(p, old, old); err != nil && !errors.Is(err, os.ErrNotExist) {
+						t.Fatal(err)
+					}
+				}
+			}
+			// Both a create and a command that finds no container sweep.
+			if _, err := Load(root, "c2"); !errors.As(err, new(*NotExistError)) {
+				t.Fatalf("Load of an unknown ID: %v", err)
+			}
+			entries, err := os.ReadDir(root)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if swept := len(entries) == 0; swept != tc.swept {
+				var names []string
+				for _, e := range entries {
+					names = append(names, e.Name())
+				}
+				t.Errorf("after the sweep %q are left; want swept %v", names, tc.swept)
+			}
+		})
 	}
-	c, err := Create(root, CreateArgs{ID: "c3", Bundle: "/b"})
+}
+
+// TestCreateLeavesNoClaim checks that a create, done or failed, leaves nothing
+// beside the container's directory.
+func TestCreateLeavesNoClaim(t *testing.T) {
+	root := t.TempDir()
+	c, err := Create(root, CreateArgs{ID: "c1", Bundle: "/b"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Destroy()
-	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("a dead create's directory is still there: %v", err)
+	// Taken: this create fails and must clean up its own claim.
+	if _, err := Create(root, CreateArgs{ID: "c1", Bundle: "/b"}); err == nil {
+		t.Fatal("a second create of c1 succeeded")
 	}
-	for _, d := range []string{busy, starting, young} {
-		if _, err := os.Stat(d); err != nil {
-			t.Errorf("a live create's directory was swept: %v", err)
-		}
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(entries) != 1 || entries[0].Name() != "c1" {
+		t.Errorf("root holds %v, want c1 alone", entries)
+	}
+	// The claim's lock is the command lock: held until Unlock.
+	if !lockHeld(filepath.Join(root, "c1", CommandLockFile)) {
+		t.Error("the created container's command lock is free")
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("root holds %v after Destroy", entries)
 	}
 }
