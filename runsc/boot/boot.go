@@ -47,6 +47,9 @@ type Args struct {
 	GoferFDs []int
 	// Stdio are the host FDs of the application's stdin, stdout and stderr.
 	Stdio [3]int
+	// AppFDs are more host FDs for the application: init gets them as its
+	// fds 3, 4, ... (runsc create/run --preserve-fds, as runc's).
+	AppFDs []int
 	// Log receives the Sentry's own messages (debug log, unsupported syscalls);
 	// nil discards them.
 	Log io.Writer
@@ -117,7 +120,7 @@ func Run(args Args) (linux.WaitStatus, error) {
 	}
 	defer mounts.release()
 
-	fdt, err := mounts.stdioTable(args.Stdio)
+	fdt, err := mounts.stdioTable(args.Stdio, args.AppFDs)
 	if err != nil {
 		return 0, err
 	}

@@ -233,16 +233,17 @@ func (m *mounts) mkdirAll(dest string) error {
 	return nil
 }
 
-// stdioTable returns a file table whose 0, 1 and 2 are the container's stdio.
-func (m *mounts) stdioTable(stdio [3]int) (*kernel.FDTable, error) {
+// stdioTable returns a file table whose 0, 1 and 2 are the container's stdio,
+// followed by its preserved fds: app[i] becomes fd 3+i.
+func (m *mounts) stdioTable(stdio [3]int, app []int) (*kernel.FDTable, error) {
 	fdt := kernel.NewFDTable()
-	for i, hostFD := range stdio {
+	for i, hostFD := range append(stdio[:], app...) {
 		fd, err := m.hostFile(hostFD)
 		if err != nil {
 			fdt.DecRef()
-			return nil, fmt.Errorf("stdio fd %d: %w", i, err)
+			return nil, fmt.Errorf("the container's fd %d (host fd %d): %w", i, hostFD, err)
 		}
-		_, err = fdt.SetFD(int32(i), fd, kernel.FDFlags{}, 3)
+		_, err = fdt.SetFD(int32(i), fd, kernel.FDFlags{}, uint64(3+len(app)))
 		fd.DecRef()
 		if err != nil {
 			fdt.DecRef()

@@ -24,6 +24,8 @@ type Boot struct {
 
 	bundle   string
 	goferFDs intList
+	// appFDs become the container's fds 3, 4, ... (create/run --preserve-fds).
+	appFDs intList
 	// controlFD, lockFD and exitFD are -1 when not given (runsc run, do).
 	controlFD, lockFD, exitFD int
 }
@@ -36,7 +38,7 @@ func (*Boot) Synopsis() string { return "run a container's Sentry (started by ru
 
 // Usage implements subcommands.Command.Usage.
 func (*Boot) Usage() string {
-	return `boot --bundle DIR --gofer-fds=FD,... [--control-fd=FD --lock-fd=FD --exit-fd=FD] ID:
+	return `boot --bundle DIR --gofer-fds=FD,... [--control-fd=FD --lock-fd=FD --exit-fd=FD] [--app-fds=FD,...] ID:
 	Internal; runsc starts it. Runs the container of bundle DIR on the Gofer
 	connections FD,... (the root first, then bind mounts in spec order) and
 	stdin, stdout and stderr. Exits with the container's exit code, or 128 plus
@@ -47,6 +49,7 @@ func (*Boot) Usage() string {
 	Sentry serves exec, signal, wait, ps, pause, resume and stats until it
 	exits. --lock-fd is the container's sandbox lock, held open for the
 	Sentry's life; --exit-fd receives the container's wait status in decimal.
+	--app-fds become the container's fds 3, 4, ... in that order.
 `
 }
 
@@ -57,6 +60,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&b.controlFD, "control-fd", -1, "the control socket's listening end; the container's process then waits for \"start\".")
 	f.IntVar(&b.lockFD, "lock-fd", -1, "the container's sandbox lock, held as long as the Sentry lives.")
 	f.IntVar(&b.exitFD, "exit-fd", -1, "a file that receives the container's wait status when it exits.")
+	f.Var(&b.appFDs, "app-fds", "comma-separated fds the container's process gets as its fds 3, 4, ... (runsc create --preserve-fds).")
 }
 
 // Execute implements subcommands.Command.Execute.
@@ -76,6 +80,12 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	ctl, exit, err := b.lifecycleFiles()
 	if err != nil {
 		return failure(b.Stderr, name, err)
+	}
+	// Like the lifecycle files, they must not leak into the platform's stubs.
+	for _, fd := range b.appFDs {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return failure(b.Stderr, name, fmt.Errorf("--app-fds: fd %d: %w", fd, err))
+		}
 	}
 	logw, err := openDebugLog(conf, f.Arg(0), "boot", b.Stderr)
 	if err != nil {
@@ -97,6 +107,7 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		Conf:      conf,
 		GoferFDs:  b.goferFDs,
 		Stdio:     [3]int{0, 1, 2},
+		AppFDs:    b.appFDs,
 		Log:       logw,
 		Control:   ctl,
 		ExitFile:  exit,

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/google/subcommands"
@@ -61,7 +62,9 @@ func (*Create) Usage() string {
 	With process.terminal in config.json, the container gets a new pseudo-
 	terminal instead, whose master is sent over the unix socket SOCKET, as runc
 	does. --no-pivot, --no-new-keyring and --detach are accepted for runc's
-	callers and change nothing. On error, one line says why, the exit status is
+	callers and change nothing. --preserve-fds N passes this process's fds 3 to
+	3+N-1 on to the container's process, as its fds 3 to 3+N-1 (runc's flag).
+	On error, one line says why, the exit status is
 	1 and nothing is left behind.
 `
 }
@@ -72,7 +75,7 @@ func (c *Create) SetFlags(f *flag.FlagSet) {
 	f.StringVar(&c.bundle, "b", "", "short for --bundle.")
 	f.StringVar(&c.pidFile, "pid-file", "", "write the sandbox's host PID to this file.")
 	f.StringVar(&c.consoleSocket, "console-socket", "", "unix socket to send the pty master to, with process.terminal.")
-	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass this many fds after stdio to the container (only 0 is supported).")
+	f.IntVar(&c.preserveFDs, "preserve-fds", 0, "pass this many fds after stdio (3, 4, ...) to the container's process, as the same numbers.")
 	f.BoolVar(&c.ignored, "no-pivot", false, "accepted for runc compatibility; the sandbox never pivots the host's root.")
 	f.BoolVar(&c.ignored, "no-new-keyring", false, "accepted for runc compatibility; the sandbox has no host keyring.")
 	f.BoolVar(&c.ignored, "detach", false, "accepted for runc compatibility; create always detaches.")
@@ -89,8 +92,9 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcom
 	if err := container.ValidateID(id); err != nil {
 		return failure(c.Stderr, name, err)
 	}
-	if c.preserveFDs != 0 {
-		return failure(c.Stderr, name, fmt.Errorf("--preserve-fds=%d: passing extra fds to a container is not supported yet", c.preserveFDs))
+	appFiles, err := preservedFiles(c.preserveFDs)
+	if err != nil {
+		return failure(c.Stderr, name, err)
 	}
 	bundle, err := filepath.Abs(c.bundle)
 	if err != nil {
@@ -102,7 +106,7 @@ func (c *Create) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcom
 	}
 	ct, _, err := createContainer(createArgs{
 		conf: conf, id: id, bundle: bundle, spec: spec, stdio: c.Stdio,
-		consoleSocket: c.consoleSocket, pidFile: c.pidFile, detached: true,
+		consoleSocket: c.consoleSocket, pidFile: c.pidFile, detached: true, appFiles: appFiles,
 	})
 	if err != nil {
 		return failure(c.Stderr, name, err)
@@ -123,6 +127,9 @@ type createArgs struct {
 	// detached: the sandbox outlives the caller (create); else it is the
 	// caller's, which owns the container for its life (run).
 	detached bool
+	// appFiles become the container's fds 3, 4, ... (--preserve-fds); closed
+	// here once the sandbox has them.
+	appFiles []*os.File
 }
 
 // createContainer claims the container's ID, starts its sandbox and waits until
@@ -142,7 +149,7 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 	if err != nil {
 		return nil, nil, err
 	}
-	var files []*os.File // closed once the sandbox has its copies
+	files := slices.Clone(a.appFiles) // closed once the sandbox has its copies
 	defer func() {
 		for _, f := range files {
 			f.Close()
@@ -200,7 +207,7 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 	s, err = sandbox.Start(sandbox.Args{
 		ID: a.id, Spec: a.spec, BundleDir: a.bundle, Conf: a.conf,
 		Stdin: stdio[0], Stdout: stdio[1], Stderr: stdio[2],
-		Detached: a.detached, Control: ctl, Lock: lock, Exit: exit,
+		Detached: a.detached, Control: ctl, Lock: lock, Exit: exit, AppFiles: a.appFiles,
 	})
 	if rerr := restore(); err == nil && rerr != nil {
 		err = fmt.Errorf("leaving the sandbox's cgroup: %w", rerr)
@@ -267,4 +274,31 @@ func setsLimits(spec *specs.Spec) bool {
 		return true
 	}
 	return r.Pids != nil && r.Pids.Limit > 0
+}
+
+// preservedFiles returns runsc's fds 3 to 3+n-1, which --preserve-fds=n passes
+// on to the container's process as the same numbers. Each must have come from
+// runsc's caller: open, and without close-on-exec (any fd runsc opens itself has
+// it, so one of runsc's own is never handed to the container by mistake).
+func preservedFiles(n int) ([]*os.File, error) {
+	if n < 0 {
+		return nil, fmt.Errorf("--preserve-fds=%d: must not be negative", n)
+	}
+	files := make([]*os.File, 0, min(n, 64))
+	for fd := 3; fd < 3+n; fd++ {
+		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil {
+			return nil, fmt.Errorf("--preserve-fds=%d: fd %d is not open", n, fd)
+		}
+		if flags&unix.FD_CLOEXEC != 0 {
+			return nil, fmt.Errorf("--preserve-fds=%d: fd %d was not passed to runsc", n, fd)
+		}
+		// runsc's own children (the Gofer) must not inherit it; the Sentry
+		// gets it as one of its ExtraFiles.
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+			return nil, fmt.Errorf("--preserve-fds=%d: fd %d: %w", n, fd, err)
+		}
+		files = append(files, os.NewFile(uintptr(fd), fmt.Sprintf("preserved-%d", fd)))
+	}
+	return files, nil
 }

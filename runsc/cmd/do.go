@@ -87,7 +87,7 @@ func (d *Do) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcommand
 		return failure(d.Stderr, name, err)
 	}
 	// The bundle's name is unique, and so makes a fitting container ID.
-	code, err := runContainer(conf, filepath.Base(bundle), bundle, spec, "", "", d.Stdio, d.Stderr)
+	code, err := runContainer(conf, filepath.Base(bundle), bundle, spec, "", "", d.Stdio, nil, d.Stderr)
 	if err != nil {
 		return failure(d.Stderr, name, err)
 	}

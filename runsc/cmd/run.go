@@ -32,6 +32,7 @@ type Run struct {
 	pidFile       string
 	detach        bool
 	consoleSocket string
+	preserveFDs   int
 	ignored       bool
 }
 
@@ -49,7 +50,7 @@ func (*Run) Usage() string {
 	stderr, and waits for it. While it runs, <root>/ID/state.json describes it;
 	SIGINT, SIGTERM and SIGHUP are passed on to it. With --detach it is
 	"runsc create" then "runsc start" instead, and returns once the container
-	runs. --console-socket is create's.
+	runs. --console-socket and --preserve-fds are create's.
 
 	Exits with the container's exit code, or 128 plus the number of the signal
 	that killed it. When runsc itself fails (a bad bundle, an ID in use, a
@@ -66,6 +67,7 @@ func (r *Run) SetFlags(f *flag.FlagSet) {
 	f.BoolVar(&r.detach, "detach", false, "create and start the container, and return.")
 	f.BoolVar(&r.detach, "d", false, "short for --detach.")
 	f.StringVar(&r.consoleSocket, "console-socket", "", "unix socket to send the pty master to, with process.terminal.")
+	f.IntVar(&r.preserveFDs, "preserve-fds", 0, "pass this many fds after stdio (3, 4, ...) to the container's process, as the same numbers.")
 	f.BoolVar(&r.ignored, "no-pivot", false, "accepted for runc compatibility; the sandbox never pivots the host's root.")
 	f.BoolVar(&r.ignored, "no-new-keyring", false, "accepted for runc compatibility; the sandbox has no host keyring.")
 }
@@ -89,10 +91,14 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 	if err != nil {
 		return failure(r.Stderr, name, err)
 	}
+	appFiles, err := preservedFiles(r.preserveFDs)
+	if err != nil {
+		return failure(r.Stderr, name, err)
+	}
 	if r.detach {
 		c, _, err := createContainer(createArgs{
 			conf: conf, id: id, bundle: bundle, spec: spec, stdio: r.Stdio,
-			consoleSocket: r.consoleSocket, pidFile: r.pidFile, detached: true,
+			consoleSocket: r.consoleSocket, pidFile: r.pidFile, detached: true, appFiles: appFiles,
 		})
 		if err != nil {
 			return failure(r.Stderr, name, err)
@@ -104,7 +110,7 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 		}
 		return subcommands.ExitSuccess
 	}
-	code, err := runContainer(conf, id, bundle, spec, r.pidFile, r.consoleSocket, r.Stdio, r.Stderr)
+	code, err := runContainer(conf, id, bundle, spec, r.pidFile, r.consoleSocket, r.Stdio, appFiles, r.Stderr)
 	if err != nil {
 		return failure(r.Stderr, name, err)
 	}
@@ -114,7 +120,8 @@ func (r *Run) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomman
 // runContainer runs the container id of the validated spec in bundle to its end
 // and returns its exit code: create, start and wait in one, with the sandbox
 // this process's own. The container's state exists for as long as it runs.
-func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile, consoleSocket string, stdio [3]*os.File, stderr io.Writer) (int, error) {
+// appFiles become the container's fds 3, 4, ...
+func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidFile, consoleSocket string, stdio [3]*os.File, appFiles []*os.File, stderr io.Writer) (int, error) {
 	// From here on a ^C must not kill runsc half-way: it is kept, and passed on
 	// once the Sentry is there to take it.
 	sigs := make(chan os.Signal, len(sandbox.ForwardedSignals))
@@ -135,6 +142,7 @@ func runContainer(conf *config.Config, id, bundle string, spec *specs.Spec, pidF
 
 	c, s, err := createContainer(createArgs{
 		conf: conf, id: id, bundle: bundle, spec: spec, stdio: stdio, pidFile: pidFile, consoleSocket: consoleSocket,
+		appFiles: appFiles,
 	})
 	if err != nil {
 		return 0, err

@@ -6,7 +6,7 @@
 //	│     new PID, mount, IPC, UTS and network namespaces; serves the root and each bind
 //	│     mount over lisafs, one socket each, then pivots into an empty read-only
 //	│     tmpfs and drops privileges before it reads a single request
-//	└── runsc boot --bundle B --gofer-fds=3,4,... --control-fd=C --lock-fd=L --exit-fd=E ID
+//	└── runsc boot --bundle B --gofer-fds=3,4,... --control-fd=C --lock-fd=L --exit-fd=E [--app-fds=A,...] ID
 //	      new PID, mount, IPC, UTS and (unless --network=host) network namespaces; the
 //	      Sentry: builds the container's kernel and mounts, serves the control
 //	      socket C (runsc/control), runs init once asked to start, writes its wait
@@ -25,9 +25,9 @@
 // The sockets are lisafs.SocketPair()s made here: the Gofer gets the server ends
 // as FDs 3, 4, ... (the root first, then bind mounts in spec order, as
 // specutils.GoferMounts lists them) and the Sentry the client ends, likewise,
-// followed by the control, lock and exit files. The caller closes its copies
-// once both have started, so when the Sentry exits every connection hangs up and
-// the Gofer's serving ends with it.
+// followed by the control, lock and exit files and the fds the container keeps
+// (--preserve-fds). The caller closes its copies once both have started, so when
+// the Sentry exits every connection hangs up and the Gofer's serving ends with it.
 package sandbox
 
 import (
@@ -78,6 +78,9 @@ type Args struct {
 	// Control is the control socket's listening end (control.Listen), Lock the
 	// container's sandbox lock, taken, and Exit its exit file, open for writing.
 	Control, Lock, Exit *os.File
+	// AppFiles become the container's fds 3, 4, ... (runsc create/run
+	// --preserve-fds); the Sentry gets them after the exit file.
+	AppFiles []*os.File
 }
 
 // Sandbox is a started sandbox. Wait must be called to reap it.
@@ -123,9 +126,17 @@ func Start(args Args) (*Sandbox, error) {
 		flags |= unix.CLONE_NEWNET
 	}
 	n := len(sentryEnds)
-	sentry := child(args, append(global, "boot", "--bundle", args.BundleDir, "--gofer-fds="+fdList(n),
-		"--control-fd="+strconv.Itoa(3+n), "--lock-fd="+strconv.Itoa(4+n), "--exit-fd="+strconv.Itoa(5+n), args.ID), flags)
-	sentry.ExtraFiles = append(slices.Clip(sentryEnds), args.Control, args.Lock, args.Exit)
+	argv := append(global, "boot", "--bundle", args.BundleDir, "--gofer-fds="+fdList(n),
+		"--control-fd="+strconv.Itoa(3+n), "--lock-fd="+strconv.Itoa(4+n), "--exit-fd="+strconv.Itoa(5+n))
+	if len(args.AppFiles) > 0 {
+		appFDs := make([]string, len(args.AppFiles))
+		for i := range appFDs {
+			appFDs[i] = strconv.Itoa(6 + n + i)
+		}
+		argv = append(argv, "--app-fds="+strings.Join(appFDs, ","))
+	}
+	sentry := child(args, append(argv, args.ID), flags)
+	sentry.ExtraFiles = append(append(slices.Clip(sentryEnds), args.Control, args.Lock, args.Exit), args.AppFiles...)
 	sentry.Stdin, sentry.Stdout, sentry.Stderr = args.Stdin, args.Stdout, args.Stderr
 	if err := sentry.Start(); err != nil {
 		gofer.Process.Kill()
