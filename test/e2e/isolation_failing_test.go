@@ -5,23 +5,12 @@ package e2e
 // Isolation cases that fail today (STATUS.md says why). Nothing escapes in any of
 // them: the host-side checks are in isolation2_test.go and pass; what fails is
 // the error the application gets, which differs from Linux's. Move a case to
-// isolation2_test.go once it passes.
+// isolation_errno_test.go once it passes.
 
 import (
 	"fmt"
 	"testing"
 )
-
-// TestClockEPERM checks that setting the clock fails with EPERM, as it does in a
-// container without CAP_SYS_TIME (the Sentry says ENOSYS today).
-func TestClockEPERM(t *testing.T) {
-	got := privilegedResults(t)
-	for _, name := range []string{"clock_settime", "settimeofday"} {
-		if got[name] != "EPERM" {
-			t.Errorf("%s in the container: %q, want EPERM", name, got[name])
-		}
-	}
-}
 
 // TestHostPidCallsESRCH checks that the calls on a PID the Sentry lacks fail with
 // ESRCH for a host PID, as for any PID not in the container's PID namespace

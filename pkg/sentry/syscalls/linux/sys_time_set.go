@@ -11,10 +11,11 @@ import (
 // The calls that set or steer the clock. The sandbox never changes a clock (its
 // clocks are the host's, which a container must not move), so each fails as
 // Linux fails a caller without CAP_SYS_TIME: the same argument checks first
-// (EFAULT, EINVAL, EOPNOTSUPP, in Linux's order), then EPERM. gVisor does the
-// same (settimeofday and clock_settime are CapError(CAP_SYS_TIME), adjtimex and
-// clock_adjtime EPERM). Reading the clock state through adjtimex (modes 0, or
-// ADJ_OFFSET_SS_READ) needs no capability on Linux and works here.
+// (EFAULT, EINVAL, EOPNOTSUPP, in Linux's order), then EPERM. gVisor refuses
+// settimeofday and adjtimex likewise (CapError(CAP_SYS_TIME): EPERM without the
+// capability), adjtimex's reads included; reading the clock state through
+// adjtimex (modes 0, or ADJ_OFFSET_SS_READ) needs no capability on Linux, and
+// works here.
 
 // timeSettodSecMax is TIME_SETTOD_SEC_MAX of include/linux/time64.h: KTIME_SEC_MAX
 // less 30 years of uptime, the latest time settimeofday accepts.
