@@ -28,6 +28,8 @@ type Boot struct {
 	appFDs intList
 	// controlFD, lockFD and exitFD are -1 when not given (runsc run, do).
 	controlFD, lockFD, exitFD int
+	// handoverFD is -1 when not given (runsc run, do).
+	handoverFD int
 }
 
 // Name implements subcommands.Command.Name.
@@ -49,6 +51,8 @@ func (*Boot) Usage() string {
 	Sentry serves exec, signal, wait, ps, pause, resume and stats until it
 	exits. --lock-fd is the container's sandbox lock, held open for the
 	Sentry's life; --exit-fd receives the container's wait status in decimal.
+	--handover-fd is a pipe from runsc create: if it closes before a byte
+	arrives, create died before it recorded the sandbox, and the Sentry exits.
 	--app-fds become the container's fds 3, 4, ... in that order.
 `
 }
@@ -60,6 +64,7 @@ func (b *Boot) SetFlags(f *flag.FlagSet) {
 	f.IntVar(&b.controlFD, "control-fd", -1, "the control socket's listening end; the container's process then waits for \"start\".")
 	f.IntVar(&b.lockFD, "lock-fd", -1, "the container's sandbox lock, held as long as the Sentry lives.")
 	f.IntVar(&b.exitFD, "exit-fd", -1, "a file that receives the container's wait status when it exits.")
+	f.IntVar(&b.handoverFD, "handover-fd", -1, "a pipe from runsc create; the Sentry exits if it closes before a byte arrives.")
 	f.Var(&b.appFDs, "app-fds", "comma-separated fds the container's process gets as its fds 3, 4, ... (runsc create --preserve-fds).")
 }
 
@@ -68,6 +73,10 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 	const name = "boot"
 	if f.NArg() != 1 || b.bundle == "" {
 		return usageError(b.Stderr, name, fmt.Errorf("usage: runsc boot --bundle DIR --gofer-fds=FD,... ID"))
+	}
+	// First: a creator that is gone already must not leave a Sentry behind.
+	if err := b.watchHandover(); err != nil {
+		return failure(b.Stderr, name, err)
 	}
 	conf := args[0].(*config.Config)
 	spec, err := specutils.LoadSpec(b.bundle)
@@ -116,6 +125,30 @@ func (b *Boot) Execute(_ context.Context, f *flag.FlagSet, args ...any) subcomma
 		return failure(errw, name, err)
 	}
 	return subcommands.ExitStatus(sandbox.ExitCode(ws))
+}
+
+// watchHandover makes the Sentry exit if runsc create dies before it hands the
+// sandbox over (see runsc/sandbox): the --handover-fd pipe then closes with
+// nothing written. Once the byte arrives, the Sentry is on its own.
+func (b *Boot) watchHandover() error {
+	if b.handoverFD < 0 {
+		return nil
+	}
+	if _, err := unix.FcntlInt(uintptr(b.handoverFD), unix.F_SETFD, unix.FD_CLOEXEC); err != nil {
+		return fmt.Errorf("--handover-fd=%d: %w", b.handoverFD, err)
+	}
+	f := os.NewFile(uintptr(b.handoverFD), "handover")
+	go func() {
+		var buf [1]byte
+		n, _ := f.Read(buf[:])
+		f.Close()
+		if n == 1 {
+			return
+		}
+		fmt.Fprintf(b.Stderr, "runsc boot: runsc create exited before the container was created\n")
+		os.Exit(1)
+	}()
+	return nil
 }
 
 // lifecycleFiles checks the fds of --control-fd, --lock-fd and --exit-fd, and

@@ -239,8 +239,13 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 		return
 	}
 	if a.pidFile != "" {
-		err = writePidFile(a.pidFile, sentry.Pid)
+		if err = writePidFile(a.pidFile, sentry.Pid); err != nil {
+			return
+		}
 	}
+	// Recorded, processes and all: from now on the sandbox outlives create,
+	// and runsc delete finds it. Before, it dies with create.
+	err = s.HandOver()
 	return
 }
 

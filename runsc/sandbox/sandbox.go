@@ -17,10 +17,15 @@
 // runsc do) is its caller's: both children have PR_SET_PDEATHSIG set to SIGKILL,
 // so neither outlives a caller that dies without cleaning up, and the caller
 // forwards ^C and the like to the Sentry. A detached sandbox (runsc create)
-// outlives its caller; whoever inherits the children (containerd's shim, a
-// subreaper) reaps them, and runsc kill and runsc delete find them through the
-// container's state. With --rootless each also gets a user namespace in which
-// the caller's UID and GID are root.
+// outlives its caller, but only once handed over (HandOver): until then the
+// Sentry holds the read end of a pipe whose only write end is the caller's
+// (--handover-fd), and exits when it closes with nothing written, so a create
+// killed before it recorded the sandbox leaves no process behind (the Gofer
+// ends when the Sentry's connections hang up, or the caller's copies of them
+// if the Sentry never started). Whoever inherits the children (containerd's
+// shim, a subreaper) reaps them, and runsc kill and runsc delete find them
+// through the container's state. With --rootless each also gets a user
+// namespace in which the caller's UID and GID are root.
 //
 // The sockets are lisafs.SocketPair()s made here: the Gofer gets the server ends
 // as FDs 3, 4, ... (the root first, then bind mounts in spec order, as
@@ -86,6 +91,9 @@ type Args struct {
 // Sandbox is a started sandbox. Wait must be called to reap it.
 type Sandbox struct {
 	gofer, sentry *exec.Cmd
+	// handover is the write end of a detached Sentry's hand-over pipe, until
+	// HandOver; nil for a foreground sandbox.
+	handover *os.File
 }
 
 // Start starts the Gofer, then the Sentry. On error, nothing is left running.
@@ -138,12 +146,46 @@ func Start(args Args) (*Sandbox, error) {
 	sentry := child(args, append(argv, args.ID), flags)
 	sentry.ExtraFiles = append(append(slices.Clip(sentryEnds), args.Control, args.Lock, args.Exit), args.AppFiles...)
 	sentry.Stdin, sentry.Stdout, sentry.Stderr = args.Stdin, args.Stdout, args.Stderr
+	var handover *os.File
+	if args.Detached {
+		// Both ends are close-on-exec here: the read end reaches the Sentry
+		// alone, as its last extra fd, and the write end stays ours alone.
+		r, w, err := os.Pipe()
+		if err != nil {
+			gofer.Process.Kill()
+			gofer.Wait()
+			return nil, fmt.Errorf("starting the sentry: %w", err)
+		}
+		defer r.Close()
+		handover = w
+		handoverFlag := "--handover-fd=" + strconv.Itoa(3+len(sentry.ExtraFiles))
+		sentry.Args = append(sentry.Args[:len(sentry.Args)-1:len(sentry.Args)-1], handoverFlag, args.ID)
+		sentry.ExtraFiles = append(sentry.ExtraFiles, r)
+	}
 	if err := sentry.Start(); err != nil {
+		handover.Close()
 		gofer.Process.Kill()
 		gofer.Wait()
 		return nil, fmt.Errorf("starting the sentry: %w%s", err, privilegeHint(err))
 	}
-	return &Sandbox{gofer: gofer, sentry: sentry}, nil
+	return &Sandbox{gofer: gofer, sentry: sentry, handover: handover}, nil
+}
+
+// HandOver tells a detached Sentry that its caller has recorded the sandbox
+// (the container is Created): from now on it outlives the caller. Until then
+// it exits as soon as the caller does. It does nothing for a foreground
+// sandbox.
+func (s *Sandbox) HandOver() error {
+	if s.handover == nil {
+		return nil
+	}
+	_, err := s.handover.Write([]byte{1})
+	s.handover.Close()
+	s.handover = nil
+	if err != nil {
+		return fmt.Errorf("handing the sandbox over: %w", err)
+	}
+	return nil
 }
 
 // child returns the command for a sandbox process: runsc with argv, in new
@@ -333,6 +375,10 @@ func (s *Sandbox) sentryExited() (bool, unix.WaitStatus) {
 // Abort kills the Gofer and the Sentry and reaps them: for a sandbox that could
 // not be made ready or started.
 func (s *Sandbox) Abort() {
+	if s.handover != nil {
+		s.handover.Close()
+		s.handover = nil
+	}
 	s.sentry.Process.Kill()
 	s.gofer.Process.Kill()
 	s.sentry.Wait()
