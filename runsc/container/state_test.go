@@ -403,3 +403,46 @@ func TestCreateLeavesNoClaim(t *testing.T) {
 		t.Errorf("root holds %v after Destroy", entries)
 	}
 }
+
+// TestClaimName checks both ways of claiming a name: each claim is a regular
+// file named after the ID, mode 0600 and locked while it is open.
+func TestClaimName(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		claim func(rootDir, id string) (*os.File, string, error)
+	}{
+		{"O_TMPFILE", claimName},
+		{"named", claimNamed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			f, dir, err := tc.claim(root, "c1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			if !strings.HasPrefix(filepath.Base(dir), newPrefix+"c1-") || filepath.Dir(dir) != root {
+				t.Errorf("claimed %s, want %s/%sc1-N", dir, root, newPrefix)
+			}
+			fi, err := os.Lstat(dir + claimSuffix)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !fi.Mode().IsRegular() || fi.Mode().Perm() != 0o600 {
+				t.Errorf("claim mode %v, want a regular file, 0600", fi.Mode())
+			}
+			if !lockHeld(dir + claimSuffix) {
+				t.Error("the claim is not locked")
+			}
+			sweepNew(root)
+			if _, err := os.Lstat(dir + claimSuffix); err != nil {
+				t.Errorf("a live claim was swept: %v", err)
+			}
+			f.Close()
+			sweepNew(root)
+			if _, err := os.Lstat(dir + claimSuffix); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a dead claim was not swept: %v", err)
+			}
+		})
+	}
+}
