@@ -145,7 +145,8 @@ func (b *Boot) watchHandover() error {
 		if n == 1 {
 			return
 		}
-		fmt.Fprintf(b.Stderr, "runsc boot: runsc create exited before the container was created\n")
+		// Silently: stderr is the container's, whose caller knows that its
+		// create died.
 		os.Exit(1)
 	}()
 	return nil

@@ -375,12 +375,14 @@ func (s *Sandbox) sentryExited() (bool, unix.WaitStatus) {
 // Abort kills the Gofer and the Sentry and reaps them: for a sandbox that could
 // not be made ready or started.
 func (s *Sandbox) Abort() {
+	s.sentry.Process.Kill()
+	s.gofer.Process.Kill()
+	// After the kill: a Sentry that saw its hand-over pipe close would exit on
+	// its own, as if the caller had died, which is not what happened.
 	if s.handover != nil {
 		s.handover.Close()
 		s.handover = nil
 	}
-	s.sentry.Process.Kill()
-	s.gofer.Process.Kill()
 	s.sentry.Wait()
 	s.gofer.Wait()
 }
