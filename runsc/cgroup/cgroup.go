@@ -81,6 +81,9 @@ type Stats struct {
 type Cgroup struct {
 	st  State
 	ops ops
+	// record, if set (NewRecorded), is called with the state before each
+	// directory is made.
+	record func(State) error
 }
 
 // ops are the two operations that differ between cgroupfs and a fake tree in a
@@ -109,7 +112,23 @@ func New(spec *specs.Spec, id string) (*Cgroup, error) {
 	return newCgroup(spec, id, h, hostOps)
 }
 
+// NewRecorded is New, calling record with the cgroup's State before it makes
+// each directory, listed as made: a caller killed half-way has recorded all it
+// made, for Load and Destroy to remove. (A directory that turns out to exist
+// already is dropped from the list, and record called again.)
+func NewRecorded(spec *specs.Spec, id string, record func(State) error) (*Cgroup, error) {
+	h, err := detect()
+	if err != nil {
+		return nil, err
+	}
+	return newCgroupRecorded(spec, id, h, hostOps, record)
+}
+
 func newCgroup(spec *specs.Spec, id string, h *hierarchy, o ops) (*Cgroup, error) {
+	return newCgroupRecorded(spec, id, h, o, nil)
+}
+
+func newCgroupRecorded(spec *specs.Spec, id string, h *hierarchy, o ops, record func(State) error) (*Cgroup, error) {
 	var cgPath string
 	var res *specs.LinuxResources
 	if spec != nil && spec.Linux != nil {
@@ -119,7 +138,7 @@ func newCgroup(spec *specs.Spec, id string, h *hierarchy, o ops) (*Cgroup, error
 	if err != nil {
 		return nil, err
 	}
-	c := &Cgroup{st: State{Version: h.version, Path: p.name}, ops: o}
+	c := &Cgroup{st: State{Version: h.version, Path: p.name}, ops: o, record: record}
 	if h.version == 2 {
 		err = c.create2(p, res, h)
 	} else {
@@ -304,7 +323,21 @@ func (c *Cgroup) mkdirsOnce(point, rel string, enter func(parent string)) error 
 			enter(cur)
 		}
 		cur = filepath.Join(cur, comp)
+		recorded := c.record != nil && !slices.Contains(c.st.Created, cur)
+		if recorded {
+			c.st.Created = append(c.st.Created, cur)
+			if err := c.record(c.State()); err != nil {
+				c.st.Created = slices.DeleteFunc(c.st.Created, func(d string) bool { return d == cur })
+				return fmt.Errorf("recording cgroup: %w", err)
+			}
+		}
 		if err := c.ops.mkdir(cur); err != nil {
+			if recorded {
+				c.st.Created = slices.DeleteFunc(c.st.Created, func(d string) bool { return d == cur })
+				if rerr := c.record(c.State()); rerr != nil {
+					return fmt.Errorf("recording cgroup: %w", rerr)
+				}
+			}
 			if errors.Is(err, fs.ErrExist) {
 				continue
 			}

@@ -467,3 +467,51 @@ func TestParentRemovedMeanwhile(t *testing.T) {
 		t.Errorf("leaf not set up: %v", err)
 	}
 }
+
+// TestNewRecorded checks that each directory is recorded before it is made
+// (a caller killed at any point has recorded all that exists of its cgroup),
+// that one found existing leaves the record, and that a failed record stops
+// the making.
+func TestNewRecorded(t *testing.T) {
+	shortTimeouts(t)
+	f := newFakeV2(t, "cpu memory pids")
+	if err := f.mkdir(filepath.Join(f.root, "existing")); err != nil {
+		t.Fatal(err)
+	}
+	var last State
+	record := func(st State) error {
+		last = st
+		return nil
+	}
+	o := f.ops()
+	mkdir := o.mkdir
+	o.mkdir = func(dir string) error {
+		err := mkdir(dir)
+		if err == nil && !slices.Contains(last.Created, dir) {
+			t.Errorf("%s made before it was recorded", dir)
+		}
+		return err
+	}
+	c, err := newCgroupRecorded(&specs.Spec{Linux: &specs.Linux{CgroupsPath: "/existing/visor/box"}}, "box", f.hierarchy("/"), o, record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{filepath.Join(f.root, "existing/visor"), filepath.Join(f.root, "existing/visor/box")}
+	if got := c.State().Created; !slices.Equal(got, want) {
+		t.Errorf("Created = %q; want %q", got, want)
+	}
+	if !slices.Equal(last.Created, want) || last.Dir != c.State().Dir {
+		t.Errorf("last recorded %+v; want %+v", last, c.State())
+	}
+	// A record that fails: nothing is made.
+	_, err = newCgroupRecorded(&specs.Spec{}, "other", f.hierarchy("/"), f.ops(), func(State) error { return errors.New("disk full") })
+	if err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Errorf("a failed record: %v, want its error", err)
+	}
+	if _, err := os.Stat(filepath.Join(f.root, "visor")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("made a directory it could not record: %v", err)
+	}
+	if err := c.Destroy(); err != nil {
+		t.Fatal(err)
+	}
+}

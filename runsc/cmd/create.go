@@ -189,7 +189,7 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 	}
 	// The sandbox's processes are born in its cgroup (and so are the stubs the
 	// Sentry forks), with no moment outside it.
-	cg, err := newCgroup(a)
+	cg, err := newCgroup(a, c)
 	if err != nil {
 		return
 	}
@@ -250,18 +250,19 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 }
 
 // newCgroup makes the sandbox's cgroup from the spec's linux.cgroupsPath and
-// linux.resources. Where cgroups cannot be written (rootless, a read-only
+// linux.resources, recording each directory in c's state before making it, so
+// that a create killed meanwhile leaves none that runsc delete would not find. Where cgroups cannot be written (rootless, a read-only
 // cgroupfs in a container, none mounted) a sandbox whose spec sets no limit
 // runs without one (nil), as runc's rootless mode does; one that sets limits
 // fails, since they could not be honoured.
-func newCgroup(a createArgs) (*cgroup.Cgroup, error) {
-	cg, err := cgroup.New(a.spec, a.id)
+func newCgroup(a createArgs, c *container.Container) (*cgroup.Cgroup, error) {
+	cg, err := cgroup.NewRecorded(a.spec, a.id, c.SetCgroup)
 	if err == nil {
 		return cg, nil
 	}
 	unavailable := errors.Is(err, fs.ErrPermission) || errors.Is(err, unix.EROFS) || errors.Is(err, fs.ErrNotExist)
 	if unavailable && !setsLimits(a.spec) {
-		return nil, nil
+		return nil, c.ClearCgroup()
 	}
 	return nil, err
 }

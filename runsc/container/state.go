@@ -631,6 +631,13 @@ func (c *Container) SetCgroup(st cgroup.State) error {
 	return c.save()
 }
 
+// ClearCgroup records that the sandbox has no cgroup: the one SetCgroup
+// recorded while it was being made could not be made.
+func (c *Container) ClearCgroup() error {
+	c.state.Cgroup = nil
+	return c.save()
+}
+
 // destroyCgroup removes the sandbox's cgroup, if it has one. Its processes
 // must be gone (or going: Destroy waits a moment for the cgroup to empty).
 func (c *Container) destroyCgroup() error {

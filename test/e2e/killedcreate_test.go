@@ -17,7 +17,7 @@ import (
 // directory (`.new-ID-N`) appears in --root, once it has started the Gofer, and
 // once it has started the Sentry too (before it records them). Whatever it got
 // to, `runsc delete --force` then removes the container, or says it does not
-// exist; and nothing is left: no state, no process.
+// exist; and nothing is left: no state, no process, no cgroup.
 func TestKilledCreate(t *testing.T) {
 	rootfs := busyboxRootfs(t)
 	type killPoint struct {
@@ -54,10 +54,12 @@ func TestKilledCreate(t *testing.T) {
 			}},
 		)
 	}
-	for _, p := range points {
+	for i, p := range points {
 		t.Run(p.name, func(t *testing.T) {
 			r := newOCIRoot(t)
-			const id = "e2e-killed-create"
+			// Its own: a cgroup some earlier run left would be taken over,
+			// unrecorded, and hide this one's.
+			id := fmt.Sprintf("e2e-killed-create-%d-%d", os.Getpid(), i)
 			bundle := writeBundle(t, newSpec(rootfs, "sleep", "100"), "")
 			out, err := os.Create(filepath.Join(r.dir, "create.out"))
 			if err != nil {
@@ -102,6 +104,11 @@ func TestKilledCreate(t *testing.T) {
 			}
 			r.checkGone(id)
 			r.checkClean()
+			// The sandbox's cgroup (the spec sets no cgroupsPath: visor/ID in
+			// each hierarchy), which create makes before the processes.
+			if left, _ := filepath.Glob("/sys/fs/cgroup/*/visor/" + id); len(left) != 0 {
+				t.Errorf("the sandbox's cgroup is left: %q", left)
+			}
 		})
 	}
 }
