@@ -81,13 +81,32 @@ func busyboxRootfs(t *testing.T, dir string) {
 	}
 }
 
+// syncBuffer is a bytes.Buffer several goroutines may write.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
 // sandbox is a Sentry started as runsc create starts it, with its Gofer.
 type sandbox struct {
 	stateDir    string
 	boot, gofer *exec.Cmd
 	// stdout counts the bytes init wrote to its stdout.
 	stdout atomic.Int64
-	stderr bytes.Buffer
+	// stderr is the Gofer's and the Sentry's: two os/exec copiers write it.
+	stderr syncBuffer
 	// bootDone is closed once boot has exited; bootErr is then Wait's error.
 	bootDone chan struct{}
 	bootErr  error
