@@ -69,8 +69,11 @@ func notifierRules(pid int) Rules {
 		unix.SYS_WRITE:        nil,
 		unix.SYS_PRCTL:        {{0: Eq(unix.PR_SET_DUMPABLE), 1: Eq(0)}},
 		unix.SYS_RT_SIGACTION: {{0: Eq(uint64(unix.SIGSYS))}},
-		unix.SYS_KILL:         {{0: Eq(uint64(pid)), 1: Eq(uint64(unix.SIGSYS))}},
-		unix.SYS_EXIT_GROUP:   nil,
+		// killSelf's: SIGSYS unblocked and sent to its own thread.
+		unix.SYS_RT_SIGPROCMASK: {{0: Eq(unix.SIG_UNBLOCK)}},
+		unix.SYS_GETTID:         nil,
+		unix.SYS_TGKILL:         {{0: Eq(uint64(pid)), 2: Eq(uint64(unix.SIGSYS))}},
+		unix.SYS_EXIT_GROUP:     nil,
 	}
 }
 

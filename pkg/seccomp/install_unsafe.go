@@ -91,9 +91,16 @@ func killSelf(pid int) {
 	// struct sigaction with sa_handler = SIG_DFL and nothing else.
 	var dfl [4]uint64
 	unix.RawSyscall6(unix.SYS_RT_SIGACTION, uintptr(unix.SIGSYS), uintptr(unsafe.Pointer(&dfl)), 0, 8, 0, 0)
-	unix.RawSyscall(unix.SYS_KILL, uintptr(pid), uintptr(unix.SIGSYS), 0)
-	// Only if the signal could not be delivered (a mask): the same status a
-	// shell gives a process killed by SIGSYS.
+	// SIGSYS dumps core, so the kernel ends the process only once a thread
+	// takes the signal; sent to the process, another thread might take it
+	// after this one reached exit_group below (seen under load). Sent to this
+	// thread, unblocked, it is taken on the way back from tgkill.
+	set := uint64(1) << (unix.SIGSYS - 1)
+	unix.RawSyscall6(unix.SYS_RT_SIGPROCMASK, unix.SIG_UNBLOCK, uintptr(unsafe.Pointer(&set)), 0, 8, 0, 0)
+	tid, _, _ := unix.RawSyscall(unix.SYS_GETTID, 0, 0, 0)
+	unix.RawSyscall(unix.SYS_TGKILL, uintptr(pid), tid, uintptr(unix.SIGSYS))
+	// Only if the signal could not be delivered (init of a PID namespace
+	// ignores it): the same status a shell gives a process killed by SIGSYS.
 	for {
 		unix.RawSyscall(unix.SYS_EXIT_GROUP, 128+uintptr(unix.SIGSYS), 0, 0)
 	}

@@ -468,13 +468,21 @@ func TestControl(t *testing.T) {
 	sleeper := resp.PID
 
 	t.Run("ps", func(t *testing.T) {
-		resp, err := s.call(&control.Request{Method: control.MethodPs})
-		if err != nil {
-			t.Fatal(err)
-		}
+		// sleep runs (R) until it has loaded and reached nanosleep.
+		var resp *control.Response
 		got := map[int32]control.Process{}
-		for _, p := range resp.Processes {
-			got[p.PID] = p
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			var err error
+			if resp, err = s.call(&control.Request{Method: control.MethodPs}); err != nil {
+				t.Fatal(err)
+			}
+			clear(got)
+			for _, p := range resp.Processes {
+				got[p.PID] = p
+			}
+			if got[sleeper].State == "S" || time.Now().After(deadline) {
+				break
+			}
 		}
 		if p := got[1]; p.Cmd != "sh" || p.PPID != 0 || p.Threads != 1 || p.CPUTime <= 0 || time.Since(p.StartTime) > 5*time.Minute {
 			t.Errorf("init in ps = %+v", p)
