@@ -6,7 +6,8 @@
 //
 // The list was found by running the Sentry's test suites (the runsc/boot and
 // runsc/cmd tests, the e2e tests, the C++ syscall suite under runsc) with the
-// filter in log-only mode and under strace -f. What it does not need: opening any
+// filter in log-only mode (strace -f cannot trace the Sentry: it would take the
+// ptrace platform's place as its stubs' tracer). What it does not need: opening any
 // host path (the Gofer does that; the Sentry is chrooted anyway), exec, creating
 // processes (stubs are forked from the ptrace platform's zygote, which is started
 // before the filter), mount, chroot, setns, unshare, module loading, raw or
