@@ -195,8 +195,6 @@ func createContainer(a createArgs) (c *container.Container, s *sandbox.Sandbox, 
 	}
 	restore := func() error { return nil }
 	if cg != nil {
-		// The final state: NewRecorded's last record may still list as made
-		// a directory it then found existing.
 		if err = c.SetCgroup(cg.State()); err != nil {
 			cg.Destroy()
 			return
